@@ -1,0 +1,76 @@
+-- Lease locks with fencing tokens.
+
+CREATE TABLE coord.lease_state (
+    name        text PRIMARY KEY,
+    owner       text,                 -- NULL while free
+    token       bigint NOT NULL CHECK (token >= 0),
+    acquired_at timestamptz,
+    expires_at  timestamptz,
+    CONSTRAINT lease_state_holding_complete
+        CHECK ((owner IS NULL) = (expires_at IS NULL) AND (owner IS NULL) = (acquired_at IS NULL))
+) WITH (fillfactor = 70);  -- room for HOT updates: every acquire/release rewrites the row
+COMMENT ON TABLE coord.lease_state IS
+    'One row per lease name ever acquired. token is the last fencing token issued for the name and '
+    'never decreases, also while the lease is free. Written only through the coord.* functions.';
+SELECT pg_catalog.pg_extension_config_dump('coord.lease_state', '');
+
+CREATE FUNCTION coord.acquire(name text, owner text, ttl interval DEFAULT '1 hour')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'coord_acquire'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION coord.acquire(text, text, interval) IS
+    'Take the lease `name` for `owner` until now + ttl. Returns the fencing token, or NULL while '
+    'another owner holds an unexpired lease. Called again by the holder it returns the same token '
+    'and extends the expiry; a new holding always gets a larger token than any before it.';
+
+CREATE FUNCTION coord.renew(name text, token bigint, ttl interval DEFAULT '1 hour')
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'coord_renew'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION coord.renew(text, bigint, interval) IS
+    'Extend the holding of `token` to now + ttl and return the new expiry. '
+    'SQLSTATE CO001 (lease_lost) when token is not the current, unexpired holding.';
+
+CREATE FUNCTION coord.release(name text, token bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_release'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION coord.release(text, bigint) IS
+    'Free the lease if `token` is its current, unexpired holding (true); otherwise change nothing '
+    '(false). Never releases another holder''s lease.';
+
+CREATE FUNCTION coord.force_release(name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_force_release'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION coord.force_release(text) IS
+    'Administrators only (coord_admin): free the lease whoever holds it. True when a live holding '
+    'was ended. The next holder still gets a larger token, so the old holder stays fenced out.';
+
+CREATE FUNCTION coord.check_fence(name text, token bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'coord_check_fence'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION coord.check_fence(text, bigint) IS
+    'Raise CO001 (lease_lost) unless `token` is the current, unexpired holding of `name`. Call it in '
+    'the transaction of a protected write: a stale holder''s write then rolls back. It keeps a share '
+    'lock on the lease until the transaction ends, so a takeover waits for the write to finish.';
+
+CREATE VIEW coord.leases AS
+SELECT name,
+       owner,
+       token,
+       acquired_at,
+       expires_at,
+       LEAST(pg_catalog.clock_timestamp(), expires_at) - acquired_at AS held_for,
+       expires_at <= pg_catalog.clock_timestamp() AS expired
+FROM coord.lease_state
+WHERE owner IS NOT NULL;
+COMMENT ON VIEW coord.leases IS
+    'Leases with a holder: owner, fencing token, when acquired and until when, how long held so '
+    'far, and whether the holding has expired (an expired lease is free for the next acquire).';
+
+GRANT EXECUTE ON FUNCTION coord.acquire(text, text, interval), coord.renew(text, bigint, interval),
+    coord.release(text, bigint), coord.check_fence(text, bigint) TO coord_user;
+GRANT EXECUTE ON FUNCTION coord.force_release(text) TO coord_admin;
+GRANT SELECT ON coord.leases TO coord_user;

@@ -1,0 +1,4 @@
+-- Nothing in coord is PUBLIC: coord_user and coord_admin get what each part grants.
+REVOKE ALL ON ALL TABLES IN SCHEMA coord FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA coord FROM PUBLIC;
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA coord FROM PUBLIC;

@@ -1,0 +1,58 @@
+#include "pg/datum.hpp"
+
+namespace coord::pg {
+
+std::optional<std::string_view> Args::get_text(int i) const {
+    if (is_null(i)) return std::nullopt;
+    ::text* value = pg_call([&] { return PG_GETARG_TEXT_PP(i); });
+    return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+}
+
+std::optional<std::int64_t> Args::get_int64(int i) const {
+    if (is_null(i)) return std::nullopt;
+    return PG_GETARG_INT64(i);
+}
+
+std::optional<std::int32_t> Args::get_int32(int i) const {
+    if (is_null(i)) return std::nullopt;
+    return PG_GETARG_INT32(i);
+}
+
+std::optional<bool> Args::get_boolean(int i) const {
+    if (is_null(i)) return std::nullopt;
+    return PG_GETARG_BOOL(i);
+}
+
+std::optional<Micros> Args::get_interval(int i) const {
+    if (is_null(i)) return std::nullopt;
+    Interval* value = PG_GETARG_INTERVAL_P(i);
+    return to_micros(IntervalParts{value->month, value->day, value->time});
+}
+
+std::optional<Micros> Args::get_timestamptz(int i) const {
+    if (is_null(i)) return std::nullopt;
+    return PG_GETARG_TIMESTAMPTZ(i);
+}
+
+std::optional<Datum> Args::get_datum(int i) const {
+    if (is_null(i)) return std::nullopt;
+    return PG_GETARG_DATUM(i);
+}
+
+Micros now_micros() { return GetCurrentTimestamp(); }
+
+Datum text_datum(std::string_view value) {
+    return pg_call([&] {
+        return PointerGetDatum(cstring_to_text_with_len(value.data(), static_cast<int>(value.size())));
+    });
+}
+
+Datum interval_datum(Micros v) {
+    return pg_call([&] {
+        Interval* result = static_cast<Interval*>(palloc0(sizeof(Interval)));
+        result->time = v;
+        return IntervalPGetDatum(result);
+    });
+}
+
+}  // namespace coord::pg

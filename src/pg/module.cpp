@@ -1,0 +1,18 @@
+// The library's load hook: PG_MODULE_MAGIC and _PG_init.
+#include "pg/module.hpp"
+
+#include "pg/guard.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+void _PG_init(void);
+}
+
+namespace coord::pg {
+void define_gucs() {}
+}  // namespace coord::pg
+
+void _PG_init(void) {
+    // _PG_init may raise (duplicate GUC names, ...): nothing C++ is alive here.
+    coord::pg::define_gucs();
+}

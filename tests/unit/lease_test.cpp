@@ -1,0 +1,116 @@
+// Lease rules: exclusivity, same-owner retry, takeover, fencing.
+#include "core/error.hpp"
+#include "core/lease.hpp"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+using coord::AcquireDecision;
+using coord::LeaseRecord;
+using Kind = AcquireDecision::Kind;
+
+using namespace coord;
+
+namespace {
+
+constexpr coord::Micros kNow = 1'000'000'000;
+constexpr coord::Micros kTtl = 60'000'000;
+
+LeaseRecord held_by(const char* owner, coord::Token token, coord::Micros expires_at) {
+    return LeaseRecord{std::string(owner), token, kNow - 10, expires_at};
+}
+
+std::string sqlstate_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const coord::Error& e) {
+        return e.sqlstate();
+    }
+    return "none";
+}
+
+TEST(DecideAcquire, FirstAcquireOfANameGetsTokenOne) {
+    auto d = decide_acquire(std::nullopt, "a", kNow, kTtl);
+    EXPECT_EQ(d.kind, Kind::granted);
+    EXPECT_EQ(d.token, 1);
+    EXPECT_EQ(d.acquired_at, kNow);
+    EXPECT_EQ(d.expires_at, kNow + kTtl);
+}
+
+TEST(DecideAcquire, AnotherOwnersUnexpiredHoldingIsBusy) {
+    auto d = decide_acquire(held_by("a", 7, kNow + 1), "b", kNow, kTtl);
+    EXPECT_EQ(d.kind, Kind::busy);
+    EXPECT_FALSE(d.write_needed());
+}
+
+TEST(DecideAcquire, SameOwnerRetryKeepsTokenAndStartExtendsExpiry) {
+    auto d = decide_acquire(held_by("a", 7, kNow + 1), "a", kNow, kTtl);
+    EXPECT_EQ(d.kind, Kind::extended);
+    EXPECT_EQ(d.token, 7);
+    EXPECT_EQ(d.acquired_at, kNow - 10);
+    EXPECT_EQ(d.expires_at, kNow + kTtl);
+}
+
+TEST(DecideAcquire, ExpiredHoldingIsTakenOverWithALargerToken) {
+    auto d = decide_acquire(held_by("a", 7, kNow), "b", kNow, kTtl);  // expires_at == now: expired
+    EXPECT_EQ(d.kind, Kind::granted);
+    EXPECT_EQ(d.token, 8);
+}
+
+TEST(DecideAcquire, SameOwnerAfterExpiryGetsANewToken) {
+    auto d = decide_acquire(held_by("a", 7, kNow - 1), "a", kNow, kTtl);
+    EXPECT_EQ(d.kind, Kind::granted);
+    EXPECT_EQ(d.token, 8);
+}
+
+TEST(DecideAcquire, FreeLeaseContinuesTheTokenSequence) {
+    LeaseRecord released{std::nullopt, 41, 0, 0};
+    auto d = decide_acquire(released, "z", kNow, kTtl);
+    EXPECT_EQ(d.kind, Kind::granted);
+    EXPECT_EQ(d.token, 42);
+}
+
+TEST(DecideRenew, CurrentHoldingGetsNewExpiry) {
+    EXPECT_EQ(decide_renew(held_by("a", 3, kNow + 5), "n", 3, kNow, kTtl), kNow + kTtl);
+}
+
+TEST(DecideRenew, StaleExpiredOrFreeTokensAreLeaseLost) {
+    EXPECT_EQ(sqlstate_of([] { decide_renew(held_by("a", 3, kNow + 5), "n", 2, kNow, kTtl); }), "CO001");
+    EXPECT_EQ(sqlstate_of([] { decide_renew(held_by("a", 3, kNow - 5), "n", 3, kNow, kTtl); }), "CO001");
+    EXPECT_EQ(sqlstate_of([] { decide_renew(LeaseRecord{std::nullopt, 3, 0, 0}, "n", 3, kNow, kTtl); }),
+              "CO001");
+    EXPECT_EQ(sqlstate_of([] { decide_renew(std::nullopt, "n", 1, kNow, kTtl); }), "CO001");
+}
+
+TEST(DecideRenew, LeaseLostExplainsWhy) {
+    try {
+        decide_renew(held_by("a", 9, kNow + 5), "billing", 4, kNow, kTtl);
+        FAIL();
+    } catch (const coord::Error& e) {
+        EXPECT_STREQ(e.what(), "lease \"billing\" is not held by token 4");
+        EXPECT_EQ(e.detail(), "The lease's current token is 9.");
+    }
+}
+
+TEST(DecideRelease, OnlyTheCurrentUnexpiredTokenReleases) {
+    EXPECT_TRUE(decide_release(held_by("a", 3, kNow + 5), 3, kNow));
+    EXPECT_FALSE(decide_release(held_by("a", 3, kNow + 5), 2, kNow));
+    EXPECT_FALSE(decide_release(held_by("a", 3, kNow - 5), 3, kNow));
+    EXPECT_FALSE(decide_release(std::nullopt, 3, kNow));
+}
+
+TEST(DecideForceRelease, TrueOnlyForALiveHolding) {
+    EXPECT_TRUE(decide_force_release(held_by("a", 3, kNow + 5), kNow));
+    EXPECT_FALSE(decide_force_release(held_by("a", 3, kNow - 5), kNow));
+    EXPECT_FALSE(decide_force_release(LeaseRecord{}, kNow));
+}
+
+TEST(CheckFence, PassesForHolderAndRejectsEveryStaleCase) {
+    EXPECT_NO_THROW(check_fence(held_by("a", 3, kNow + 5), "n", 3, kNow));
+    EXPECT_EQ(sqlstate_of([] { check_fence(held_by("a", 4, kNow + 5), "n", 3, kNow); }), "CO001");
+    EXPECT_EQ(sqlstate_of([] { check_fence(held_by("a", 3, kNow), "n", 3, kNow); }), "CO001");
+    EXPECT_EQ(sqlstate_of([] { check_fence(std::nullopt, "n", 3, kNow); }), "CO001");
+}
+
+}  // namespace
