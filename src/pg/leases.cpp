@@ -6,6 +6,12 @@ namespace coord::pg {
 
 namespace {
 
+// A lease row is changed by compare-and-set: read without a lock, let the
+// core decide, then write only if the row is still exactly what was read.
+// A lost race (another session changed the row in between) re-reads. The
+// read takes no row lock, so a busy acquire writes nothing at all.
+constexpr int kMaxCompareAndSetRounds = 100;
+
 std::optional<LeaseRecord> record_from(const std::optional<Row>& row) {
     if (!row) return std::nullopt;
     LeaseRecord record;
@@ -16,15 +22,56 @@ std::optional<LeaseRecord> record_from(const std::optional<Row>& row) {
     return record;
 }
 
-void write_holding(Spi& spi, std::string_view name, std::optional<std::string_view> owner,
-                   Token token, std::optional<Micros> acquired_at,
-                   std::optional<Micros> expires_at) {
+std::optional<Micros> holding_time(const LeaseRecord& r, Micros t) {
+    return r.owner ? std::optional<Micros>(t) : std::nullopt;
+}
+
+// Writes `next` if the row still equals `seen`; false when it changed.
+bool compare_and_set(Spi& spi, std::string_view name, const LeaseRecord& seen,
+                     const LeaseRecord& next) {
     static Statement update(
         "UPDATE coord.lease_state SET owner = $2, token = $3, acquired_at = $4, expires_at = $5 "
-        "WHERE name = $1",
+        "WHERE name = $1 AND token = $6 AND owner IS NOT DISTINCT FROM $7 "
+        "AND expires_at IS NOT DISTINCT FROM $8",
+        {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, TEXTOID,
+         TIMESTAMPTZOID});
+    return spi.run(update, {text_param(name), text_param(next.owner), int64_param(next.token),
+                            timestamptz_param(holding_time(next, next.acquired_at)),
+                            timestamptz_param(holding_time(next, next.expires_at)),
+                            int64_param(seen.token), text_param(seen.owner),
+                            timestamptz_param(holding_time(seen, seen.expires_at))}) == 1;
+}
+
+// Inserts the first row of a name; false when a concurrent session did.
+bool insert_first(Spi& spi, std::string_view name, const LeaseRecord& next) {
+    static Statement insert(
+        "INSERT INTO coord.lease_state (name, owner, token, acquired_at, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
         {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID});
-    spi.run(update, {text_param(name), text_param(owner), int64_param(token),
-                     timestamptz_param(acquired_at), timestamptz_param(expires_at)});
+    return spi.run(insert, {text_param(name), text_param(next.owner), int64_param(next.token),
+                            timestamptz_param(next.acquired_at),
+                            timestamptz_param(next.expires_at)}) == 1;
+}
+
+// What a decision function returns: its answer, and the row to write (none:
+// nothing changes).
+template <typename R>
+struct LeaseChange {
+    R answer;
+    std::optional<LeaseRecord> next;
+};
+
+template <typename Decide>
+auto change_lease(Spi& spi, std::string_view name, Decide&& decide) {
+    for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
+        std::optional<LeaseRecord> current = load_lease(spi, name, RowLock::none);
+        auto change = decide(current, now_micros());
+        if (!change.next) return change.answer;
+        if (current ? compare_and_set(spi, name, *current, *change.next)
+                    : insert_first(spi, name, *change.next))
+            return change.answer;
+    }
+    throw Error("40001", fmt::format("lease \"{}\" kept changing concurrently; retry", name));
 }
 
 // A token handed out must survive a crash: the transaction that grants it
@@ -36,69 +83,56 @@ void force_synchronous_commit() {
     });
 }
 
+LeaseRecord freed(const LeaseRecord& r) { return LeaseRecord{std::nullopt, r.token, 0, 0}; }
+
 }  // namespace
 
 std::optional<LeaseRecord> load_lease(Spi& spi, std::string_view name, RowLock lock) {
-    static Statement for_update(
-        "SELECT owner, token, acquired_at, expires_at FROM coord.lease_state "
-        "WHERE name = $1 FOR NO KEY UPDATE",
+    static Statement plain(
+        "SELECT owner, token, acquired_at, expires_at FROM coord.lease_state WHERE name = $1",
         {TEXTOID});
     static Statement for_share(
         "SELECT owner, token, acquired_at, expires_at FROM coord.lease_state "
         "WHERE name = $1 FOR SHARE",
         {TEXTOID});
-    spi.run(lock == RowLock::update ? for_update : for_share, {text_param(name)});
+    spi.run(lock == RowLock::share ? for_share : plain, {text_param(name)});
     return record_from(spi.first_row());
 }
 
 std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_view owner,
                                  Micros ttl) {
-    static Statement insert_new(
-        "INSERT INTO coord.lease_state (name, owner, token, acquired_at, expires_at) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
-        {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID});
-    // Two rounds at most: a name seen for the first time may be inserted by a
-    // concurrent acquirer between our read and our insert.
-    for (int round = 0; round < 2; ++round) {
-        std::optional<LeaseRecord> current = load_lease(spi, name, RowLock::update);
-        Micros now = now_micros();
-        AcquireDecision decision = decide_acquire(current, owner, now, ttl);
-        if (!decision.write_needed()) return std::nullopt;
-        if (decision.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
-        if (current) {
-            write_holding(spi, name, owner, decision.token, decision.acquired_at,
-                          decision.expires_at);
-            return decision.token;
-        }
-        if (spi.run(insert_new, {text_param(name), text_param(owner), int64_param(decision.token),
-                                 timestamptz_param(decision.acquired_at),
-                                 timestamptz_param(decision.expires_at)}) == 1)
-            return decision.token;
-    }
-    throw Error(sqlstate::internal_error,
-                fmt::format("lease \"{}\" could not be read after a concurrent insert", name));
+    return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
+        AcquireDecision d = decide_acquire(current, owner, now, ttl);
+        if (!d.write_needed()) return LeaseChange<std::optional<Token>>{std::nullopt, std::nullopt};
+        if (d.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
+        return LeaseChange<std::optional<Token>>{
+            d.token, LeaseRecord{std::string(owner), d.token, d.acquired_at, d.expires_at}};
+    });
 }
 
 Micros renew(Spi& spi, std::string_view name, Token token, Micros ttl) {
-    std::optional<LeaseRecord> current = load_lease(spi, name, RowLock::update);
-    Micros expires_at = decide_renew(current, name, token, now_micros(), ttl);
-    write_holding(spi, name, *current->owner, token, current->acquired_at, expires_at);
-    return expires_at;
+    return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
+        Micros expires_at = decide_renew(current, name, token, now, ttl);
+        LeaseRecord next = *current;
+        next.expires_at = expires_at;
+        return LeaseChange<Micros>{expires_at, next};
+    });
 }
 
 bool release(Spi& spi, std::string_view name, Token token) {
-    std::optional<LeaseRecord> current = load_lease(spi, name, RowLock::update);
-    if (!decide_release(current, token, now_micros())) return false;
-    write_holding(spi, name, std::nullopt, current->token, std::nullopt, std::nullopt);
-    return true;
+    return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
+        if (!decide_release(current, token, now)) return LeaseChange<bool>{false, std::nullopt};
+        return LeaseChange<bool>{true, freed(*current)};
+    });
 }
 
 bool force_release(Spi& spi, std::string_view name) {
-    std::optional<LeaseRecord> current = load_lease(spi, name, RowLock::update);
-    bool was_held = decide_force_release(current, now_micros());
-    if (current && current->owner)
-        write_holding(spi, name, std::nullopt, current->token, std::nullopt, std::nullopt);
-    return was_held;
+    return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
+        bool was_held = decide_force_release(current, now);
+        // An expired holding is cleared too, so coord.leases stops listing it.
+        if (!current || !current->owner) return LeaseChange<bool>{false, std::nullopt};
+        return LeaseChange<bool>{was_held, freed(*current)};
+    });
 }
 
 void verify_fence(Spi& spi, std::string_view name, Token token) {

@@ -1,5 +1,5 @@
-// Lease operations over coord.lease_state: load the row under a row lock,
-// let the core decide, write the decision back. Shared by the lease SQL
+// Lease operations over coord.lease_state: read the row, let the core
+// decide, write the decision back as a compare-and-set. Shared by the lease SQL
 // functions and by every feature that is fenced by a lease.
 #pragma once
 
@@ -9,8 +9,8 @@
 namespace coord::pg {
 
 enum class RowLock {
-    share,   // fence checks: a takeover waits until the fenced write commits
-    update,  // acquire, renew, release
+    none,   // changes are compare-and-set against what was read
+    share,  // fence checks: a takeover waits until the fenced write commits
 };
 
 std::optional<LeaseRecord> load_lease(Spi& spi, std::string_view name, RowLock lock);
