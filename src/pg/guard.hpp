@@ -48,9 +48,12 @@ auto pg_call(F&& f) -> decltype(f()) {
         PG_END_TRY();
         if (error) throw PgException(error);
     } else {
-        volatile R result{};
+        // Written through a pointer so it lives in memory, not in a register
+        // that the longjmp could restore; it is only read when f() returned.
+        R result{};
+        R* const volatile out = &result;
         PG_TRY();
-        { result = f(); }
+        { *out = f(); }
         PG_CATCH();
         { error = take_current_error(caller_context); }
         PG_END_TRY();

@@ -1,6 +1,18 @@
 #include "core/error.hpp"
+#include "core/validate.hpp"
 #include "pg/leases.hpp"
 #include "pg/datum.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+}
 
 namespace coord::pg {
 
@@ -11,6 +23,73 @@ namespace {
 // A lost race (another session changed the row in between) re-reads. The
 // read takes no row lock, so a busy acquire writes nothing at all.
 constexpr int kMaxCompareAndSetRounds = 100;
+
+// The lease row as plain data, so that it can leave pg_call (see guard.hpp).
+struct RawLeaseRow {
+    bool found;
+    bool free;
+    char owner[kMaxOwnerBytes + 1];
+    std::size_t owner_length;
+    Token token;
+    Micros acquired_at;
+    Micros expires_at;
+};
+
+// Reads a lease row through the primary-key index without the executor:
+// acquire and release read before every compare-and-set, and an SPI SELECT
+// costs more than the rest of the call. The snapshot is the statement's
+// (fresh under READ COMMITTED), after a CommandCounterIncrement so that this
+// transaction's own earlier lease changes are seen. Column numbers follow
+// CREATE TABLE coord.lease_state in extension/sql/10_leases.sql.
+RawLeaseRow read_lease_row(std::string_view name) {
+    return pg_call([&] {
+        RawLeaseRow row{};
+        CommandCounterIncrement();
+        Oid schema = get_namespace_oid("coord", false);
+        Oid table_oid = get_relname_relid("lease_state", schema);
+        Oid index_oid = get_relname_relid("lease_state_pkey", schema);
+        if (!OidIsValid(table_oid) || !OidIsValid(index_oid))
+            elog(ERROR, "pg_coord: table coord.lease_state or its primary key is missing");
+        Relation table = table_open(table_oid, AccessShareLock);
+        text* key_text = cstring_to_text_with_len(name.data(), static_cast<int>(name.size()));
+        ScanKeyData key;
+        ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key_text));
+        Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+        SysScanDesc scan = systable_beginscan(table, index_oid, true, snapshot, 1, &key);
+        HeapTuple tuple = systable_getnext(scan);
+        if (HeapTupleIsValid(tuple)) {
+            TupleDesc desc = RelationGetDescr(table);
+            bool isnull = false;
+            row.found = true;
+            Datum owner = heap_getattr(tuple, 2, desc, &isnull);
+            row.free = isnull;
+            if (!isnull) {
+                text* owner_text = pg_detoast_datum_packed(reinterpret_cast<varlena*>(DatumGetPointer(owner)));
+                row.owner_length = Min(VARSIZE_ANY_EXHDR(owner_text), kMaxOwnerBytes);
+                memcpy(row.owner, VARDATA_ANY(owner_text), row.owner_length);
+            }
+            row.token = DatumGetInt64(heap_getattr(tuple, 3, desc, &isnull));
+            Datum acquired_at = heap_getattr(tuple, 4, desc, &isnull);
+            row.acquired_at = isnull ? 0 : DatumGetTimestampTz(acquired_at);
+            Datum expires_at = heap_getattr(tuple, 5, desc, &isnull);
+            row.expires_at = isnull ? 0 : DatumGetTimestampTz(expires_at);
+        }
+        systable_endscan(scan);
+        UnregisterSnapshot(snapshot);
+        table_close(table, AccessShareLock);
+        return row;
+    });
+}
+
+std::optional<LeaseRecord> record_from(const RawLeaseRow& row) {
+    if (!row.found) return std::nullopt;
+    LeaseRecord record;
+    if (!row.free) record.owner = std::string(row.owner, row.owner_length);
+    record.token = row.token;
+    record.acquired_at = row.acquired_at;
+    record.expires_at = row.expires_at;
+    return record;
+}
 
 std::optional<LeaseRecord> record_from(const std::optional<Row>& row) {
     if (!row) return std::nullopt;
@@ -88,14 +167,12 @@ LeaseRecord freed(const LeaseRecord& r) { return LeaseRecord{std::nullopt, r.tok
 }  // namespace
 
 std::optional<LeaseRecord> load_lease(Spi& spi, std::string_view name, RowLock lock) {
-    static Statement plain(
-        "SELECT owner, token, acquired_at, expires_at FROM coord.lease_state WHERE name = $1",
-        {TEXTOID});
+    if (lock == RowLock::none) return record_from(read_lease_row(name));
     static Statement for_share(
         "SELECT owner, token, acquired_at, expires_at FROM coord.lease_state "
         "WHERE name = $1 FOR SHARE",
         {TEXTOID});
-    spi.run(lock == RowLock::share ? for_share : plain, {text_param(name)});
+    spi.run(for_share, {text_param(name)});
     return record_from(spi.first_row());
 }
 
