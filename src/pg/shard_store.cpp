@@ -50,11 +50,16 @@ Phase stored_phase(const std::string& name) {
     "FROM coord.shard_state s LEFT JOIN coord.shard_migration_state m ON m.id = s.migration_id " \
     "WHERE s.shard = $1"
 
+// With Lock::update the shard row is locked first and the rest read by a
+// second statement: a statement that locks one side of a join re-checks
+// only that side after waiting for a concurrent change (EvalPlanQual), so
+// it would pair the new shard row with the old migration row.
 std::optional<ShardRow> load_shard(Spi& spi, std::string_view shard, Lock lock) {
     static Statement plain(SHARD_SELECT, {TEXTOID});
-    static Statement for_update(SHARD_SELECT " FOR NO KEY UPDATE OF s", {TEXTOID});
-    Statement& st = lock == Lock::update ? for_update : plain;
-    spi.run(st, {text_param(shard)});
+    static Statement lock_row(
+        "SELECT 1 FROM coord.shard_state WHERE shard = $1 FOR NO KEY UPDATE", {TEXTOID});
+    if (lock == Lock::update && spi.run(lock_row, {text_param(shard)}) == 0) return std::nullopt;
+    spi.run(plain, {text_param(shard)});
     std::optional<Row> row = spi.first_row();
     if (!row) return std::nullopt;
     ShardRow r;
@@ -295,12 +300,17 @@ void report_applied(Spi& spi, std::string_view shard, std::string_view node, Ver
 }
 
 void check_shard_route(Spi& spi, std::string_view shard, Epoch epoch) {
+    // The share lock first (waiting for a phase change in progress), then
+    // the epochs read with a snapshot taken after it (see load_shard).
+    static Statement lock_row("SELECT 1 FROM coord.shard_state WHERE shard = $1 FOR SHARE",
+                              {TEXTOID});
     static Statement st(
         "SELECT s.epoch, cur.write_nodes, given.write_nodes FROM coord.shard_state s "
         "JOIN coord.shard_epoch_history cur ON cur.shard = s.shard AND cur.epoch = s.epoch "
         "LEFT JOIN coord.shard_epoch_history given ON given.shard = s.shard AND given.epoch = $2 "
-        "WHERE s.shard = $1 FOR SHARE OF s",
+        "WHERE s.shard = $1",
         {TEXTOID, INT8OID});
+    if (spi.run(lock_row, {text_param(shard)}) == 0) throw_unknown_shard(shard);
     spi.run(st, {text_param(shard), int64_param(epoch)});
     std::optional<Row> row = spi.first_row();
     if (!row) throw_unknown_shard(shard);
