@@ -4,13 +4,18 @@
 CREATE TABLE coord.shard_state (
     shard        text PRIMARY KEY,
     node         text NOT NULL,          -- home: where the shard lives outside a migration
-    epoch        bigint NOT NULL CHECK (epoch >= 1),
+    epoch        bigint NOT NULL,        -- current routing epoch, from 1; only increases
+    phase        text NOT NULL,          -- stable, or the latest migration's phase
+    source       text,                   -- the latest migration's source and target
+    target       text,
     migration_id bigint,                 -- the latest migration (active or finished)
     created_at   timestamptz NOT NULL
+    -- coord.route reads this row by its primary key without SQL
+    -- (src/pg/shard_store.cpp): keep the column order.
 );
 COMMENT ON TABLE coord.shard_state IS
-    'One row per shard: its home node, its current routing epoch and its latest migration. '
-    'Written only through the coord.* shard functions.';
+    'One row per shard: its home node, its current routing epoch and phase, and its latest '
+    'migration. Written only through the coord.* shard functions.';
 
 CREATE SEQUENCE coord.shard_migration_id_seq;
 COMMENT ON SEQUENCE coord.shard_migration_id_seq IS 'Ids of coord.shard_migration_state.';
@@ -116,10 +121,14 @@ COMMENT ON FUNCTION coord.migration_rollback(bigint) IS
     'the source (phase rolled_back; the target stays a replica) and return the new epoch. '
     'CO003 after complete or a previous rollback.';
 
+-- Not SECURITY DEFINER: coord.route runs no SQL and resolves no name through
+-- search_path; it reads coord.shard_state and coord.shard_watermark by their
+-- primary keys directly (every client request calls it, see bench/route).
+-- EXECUTE is granted to coord_user only.
 CREATE FUNCTION coord.route(shard text, min_version bigint DEFAULT NULL)
 RETURNS TABLE (epoch bigint, phase text, write_nodes text[], read_node text)
 AS 'MODULE_PATHNAME', 'coord_route'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE C VOLATILE
 ROWS 1;
 COMMENT ON FUNCTION coord.route(text, bigint) IS
     'Where to write and read `shard` now: the routing epoch (stamp writes with it), the phase '

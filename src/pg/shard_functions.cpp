@@ -74,12 +74,7 @@ COORD_FUNCTION(coord_route) {
     auto shard = shard_arg(args, 0);
     std::optional<Version> min_version;
     if (!args.is_null(1)) min_version = require_version(args.get_int64(1), "min_version");
-    RouteAnswer answer;
-    {
-        Spi spi;
-        answer = route_shard(spi, shard, min_version);
-    }
-    emit_route(fcinfo, answer);
+    emit_route(fcinfo, route_shard(shard, min_version));
     return Datum(0);
 }
 

@@ -7,8 +7,15 @@
 #include <algorithm>
 
 extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
 #include "utils/array.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 }
 
 namespace coord::pg {
@@ -45,33 +52,33 @@ Phase stored_phase(const std::string& name) {
     return *p;
 }
 
-#define SHARD_SELECT                                                                          \
-    "SELECT s.node, s.epoch, s.migration_id, m.phase, m.source, m.target "                   \
-    "FROM coord.shard_state s LEFT JOIN coord.shard_migration_state m ON m.id = s.migration_id " \
-    "WHERE s.shard = $1"
+ShardRow shard_row_from(const Row& row) {
+    ShardRow r;
+    r.node = row.get_text(1).value_or("");
+    r.epoch = row.get_int64(2).value_or(0);
+    std::string phase = row.get_text(3).value_or("stable");
+    if (phase != "stable") {
+        r.phase = stored_phase(phase);
+        r.source = row.get_text(4).value_or("");
+        r.target = row.get_text(5).value_or("");
+    }
+    r.migration_id = row.get_int64(6);
+    return r;
+}
 
-// With Lock::update the shard row is locked first and the rest read by a
-// second statement: a statement that locks one side of a join re-checks
-// only that side after waiting for a concurrent change (EvalPlanQual), so
-// it would pair the new shard row with the old migration row.
 std::optional<ShardRow> load_shard(Spi& spi, std::string_view shard, Lock lock) {
-    static Statement plain(SHARD_SELECT, {TEXTOID});
-    static Statement lock_row(
-        "SELECT 1 FROM coord.shard_state WHERE shard = $1 FOR NO KEY UPDATE", {TEXTOID});
-    if (lock == Lock::update && spi.run(lock_row, {text_param(shard)}) == 0) return std::nullopt;
-    spi.run(plain, {text_param(shard)});
+    static Statement plain(
+        "SELECT node, epoch, phase, source, target, migration_id FROM coord.shard_state "
+        "WHERE shard = $1",
+        {TEXTOID});
+    static Statement for_update(
+        "SELECT node, epoch, phase, source, target, migration_id FROM coord.shard_state "
+        "WHERE shard = $1 FOR NO KEY UPDATE",
+        {TEXTOID});
+    spi.run(lock == Lock::update ? for_update : plain, {text_param(shard)});
     std::optional<Row> row = spi.first_row();
     if (!row) return std::nullopt;
-    ShardRow r;
-    r.node = row->get_text(1).value_or("");
-    r.epoch = row->get_int64(2).value_or(0);
-    r.migration_id = row->get_int64(3);
-    if (auto phase = row->get_text(4)) {
-        r.phase = stored_phase(*phase);
-        r.source = row->get_text(5).value_or("");
-        r.target = row->get_text(6).value_or("");
-    }
-    return r;
+    return shard_row_from(*row);
 }
 
 ShardRow require_shard(Spi& spi, std::string_view shard, Lock lock) {
@@ -84,15 +91,17 @@ ShardRow require_shard(Spi& spi, std::string_view shard, Lock lock) {
 Epoch bump_epoch(Spi& spi, std::string_view shard, std::string_view home,
                  std::int64_t migration_id, const Placement& placement, Micros now) {
     static Statement update(
-        "UPDATE coord.shard_state SET epoch = epoch + 1, node = $2, migration_id = $3 "
-        "WHERE shard = $1 RETURNING epoch",
-        {TEXTOID, TEXTOID, INT8OID});
+        "UPDATE coord.shard_state SET epoch = epoch + 1, node = $2, migration_id = $3, "
+        "phase = $4, source = $5, target = $6 WHERE shard = $1 RETURNING epoch",
+        {TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID});
     static Statement record(
         "INSERT INTO coord.shard_epoch_history "
         "(shard, epoch, phase, migration_id, write_nodes, read_node, began_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7)",
         {TEXTOID, INT8OID, TEXTOID, INT8OID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID});
-    spi.run(update, {text_param(shard), text_param(home), int64_param(migration_id)});
+    spi.run(update, {text_param(shard), text_param(home), int64_param(migration_id),
+                     text_param(route_phase_name(placement.phase)), text_param(placement.source),
+                     text_param(placement.target)});
     std::optional<Row> row = spi.first_row();
     if (!row) throw_unknown_shard(shard);
     Epoch epoch = *row->get_int64(1);
@@ -140,6 +149,101 @@ Epoch change_phase(Spi& spi, std::int64_t id, const MigrationRow& m, Phase next)
     return bump_epoch(spi, m.shard, home, id, Placement{next, m.source, m.target}, now);
 }
 
+// coord.route reads without SQL: SPI and the executor cost more than the
+// rest of a route call. Rows are read through the primary-key indexes with
+// a fresh snapshot (READ COMMITTED: the statement's view, after a
+// CommandCounterIncrement so this transaction's own changes are seen).
+// Column numbers follow CREATE TABLE in extension/sql/50_shards.sql.
+constexpr std::size_t kNameBuffer = kMaxShardNameBytes + 1;
+
+struct RawShardRow {
+    bool found;
+    Epoch epoch;
+    char node[kNameBuffer];
+    std::size_t node_length;
+    char phase[32];
+    std::size_t phase_length;
+    char source[kNameBuffer];
+    std::size_t source_length;
+    char target[kNameBuffer];
+    std::size_t target_length;
+};
+
+// Copies a text Datum into a fixed buffer (names are at most
+// kMaxShardNameBytes, checked on the way in). Only C calls: for pg_call.
+void copy_text(Datum d, char* out, std::size_t capacity, std::size_t* length) {
+    text* t = pg_detoast_datum_packed(reinterpret_cast<varlena*>(DatumGetPointer(d)));
+    std::size_t n = VARSIZE_ANY_EXHDR(t);
+    if (n > capacity) n = capacity;
+    memcpy(out, VARDATA_ANY(t), n);
+    *length = n;
+}
+
+Oid coord_relation(const char* name) {
+    Oid schema = get_namespace_oid("coord", false);
+    Oid oid = get_relname_relid(name, schema);
+    if (!OidIsValid(oid)) elog(ERROR, "pg_coord: relation coord.%s is missing", name);
+    return oid;
+}
+
+void read_shard_row(std::string_view shard, RawShardRow& row) {
+    pg_call([&] {
+        CommandCounterIncrement();
+        Relation table = table_open(coord_relation("shard_state"), AccessShareLock);
+        text* key_text = cstring_to_text_with_len(shard.data(), static_cast<int>(shard.size()));
+        ScanKeyData key;
+        ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key_text));
+        Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+        SysScanDesc scan = systable_beginscan(table, coord_relation("shard_state_pkey"), true,
+                                              snapshot, 1, &key);
+        HeapTuple tuple = systable_getnext(scan);
+        if (HeapTupleIsValid(tuple)) {
+            TupleDesc desc = RelationGetDescr(table);
+            bool isnull = false;
+            row.found = true;
+            copy_text(heap_getattr(tuple, 2, desc, &isnull), row.node, kMaxShardNameBytes,
+                      &row.node_length);
+            row.epoch = DatumGetInt64(heap_getattr(tuple, 3, desc, &isnull));
+            copy_text(heap_getattr(tuple, 4, desc, &isnull), row.phase, sizeof(row.phase) - 1,
+                      &row.phase_length);
+            Datum source = heap_getattr(tuple, 5, desc, &isnull);
+            if (!isnull) copy_text(source, row.source, kMaxShardNameBytes, &row.source_length);
+            Datum target = heap_getattr(tuple, 6, desc, &isnull);
+            if (!isnull) copy_text(target, row.target, kMaxShardNameBytes, &row.target_length);
+        }
+        systable_endscan(scan);
+        UnregisterSnapshot(snapshot);
+        table_close(table, AccessShareLock);
+    });
+}
+
+// The node's reported watermark for the shard (nullopt: never reported).
+std::optional<Version> read_watermark(std::string_view shard, std::string_view node) {
+    bool found = false;
+    Version applied = 0;
+    pg_call([&] {
+        Relation table = table_open(coord_relation("shard_watermark"), AccessShareLock);
+        text* shard_text = cstring_to_text_with_len(shard.data(), static_cast<int>(shard.size()));
+        text* node_text = cstring_to_text_with_len(node.data(), static_cast<int>(node.size()));
+        ScanKeyData keys[2];
+        ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(shard_text));
+        ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(node_text));
+        Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+        SysScanDesc scan = systable_beginscan(table, coord_relation("shard_watermark_pkey"), true,
+                                              snapshot, 2, keys);
+        HeapTuple tuple = systable_getnext(scan);
+        if (HeapTupleIsValid(tuple)) {
+            bool isnull = false;
+            found = true;
+            applied = DatumGetInt64(heap_getattr(tuple, 3, RelationGetDescr(table), &isnull));
+        }
+        systable_endscan(scan);
+        UnregisterSnapshot(snapshot);
+        table_close(table, AccessShareLock);
+    });
+    return found ? std::optional<Version>(applied) : std::nullopt;
+}
+
 }  // namespace
 
 Datum text_array_datum(const std::vector<std::string>& items) {
@@ -171,7 +275,8 @@ std::vector<std::string> text_array_values(Datum array) {
 
 Epoch add_shard(Spi& spi, std::string_view shard, std::string_view node) {
     static Statement insert(
-        "INSERT INTO coord.shard_state (shard, node, epoch, created_at) VALUES ($1, $2, 1, $3) "
+        "INSERT INTO coord.shard_state (shard, node, epoch, phase, created_at) "
+        "VALUES ($1, $2, 1, 'stable', $3) "
         "ON CONFLICT (shard) DO NOTHING",
         {TEXTOID, TEXTOID, TIMESTAMPTZOID});
     static Statement record(
@@ -234,23 +339,34 @@ Epoch rollback_migration(Spi& spi, std::int64_t migration_id) {
     return change_phase(spi, migration_id, m, next);
 }
 
-RouteAnswer route_shard(Spi& spi, std::string_view shard, std::optional<Version> min_version) {
-    static Statement marks("SELECT node, applied FROM coord.shard_watermark WHERE shard = $1",
-                           {TEXTOID});
-    ShardRow row = require_shard(spi, shard, Lock::none);
-    Placement placement = row.placement();
-    std::vector<NodeWatermark> watermarks;
-    if (min_version) {
-        std::uint64_t n = spi.run(marks, {text_param(shard)});
-        for (std::uint64_t i = 0; i < n; ++i) {
-            Row r = spi.row(i);
-            watermarks.push_back({r.get_text(1).value_or(""), r.get_int64(2)});
-        }
+RouteAnswer route_shard(std::string_view shard, std::optional<Version> min_version) {
+    RawShardRow raw{};
+    read_shard_row(shard, raw);
+    if (!raw.found) throw_unknown_shard(shard);
+    ShardRow row;
+    row.epoch = raw.epoch;
+    row.node.assign(raw.node, raw.node_length);
+    if (std::string_view(raw.phase, raw.phase_length) != "stable") {
+        row.phase = stored_phase(std::string(raw.phase, raw.phase_length));
+        row.source.assign(raw.source, raw.source_length);
+        row.target.assign(raw.target, raw.target_length);
     }
+    Placement placement = row.placement();
     RouteAnswer answer;
     answer.epoch = row.epoch;
     answer.phase = std::string(route_phase_name(placement.phase));
     answer.write_nodes = write_nodes(placement);
+    if (!min_version) {
+        answer.read_node = read_node(placement, std::nullopt, {});
+        return answer;
+    }
+    // Only the candidates' watermarks, in order of preference, until one
+    // has caught up with the client.
+    std::vector<NodeWatermark> watermarks;
+    for (const std::string& node : read_candidates(placement)) {
+        watermarks.push_back({node, read_watermark(shard, node)});
+        if (watermarks.back().applied && *watermarks.back().applied >= *min_version) break;
+    }
     answer.read_node = read_node(placement, min_version, watermarks);
     return answer;
 }

@@ -25,7 +25,8 @@ Epoch add_shard(Spi& spi, std::string_view shard, std::string_view node);
 std::int64_t start_migration(Spi& spi, std::string_view shard, std::string_view target);
 Epoch advance_migration(Spi& spi, std::int64_t migration_id, std::string_view phase);
 Epoch rollback_migration(Spi& spi, std::int64_t migration_id);
-RouteAnswer route_shard(Spi& spi, std::string_view shard, std::optional<Version> min_version);
+// Reads by primary key without SPI (the hot path: every client request).
+RouteAnswer route_shard(std::string_view shard, std::optional<Version> min_version);
 void report_applied(Spi& spi, std::string_view shard, std::string_view node, Version version);
 void check_shard_route(Spi& spi, std::string_view shard, Epoch epoch);
 
