@@ -222,3 +222,48 @@ SET ROLE regress_shard_admin;
 SELECT coord.shard_add('shard-7', 'n7') AS admin_can_add;
 RESET ROLE;
 DROP ROLE regress_shard_user, regress_shard_admin;
+
+-- The migration_lag alert (sweep step): raised when lag_seconds exceeds
+-- coord.migration_lag_alert_after, once per migration, resolved when it catches up.
+SHOW coord.migration_lag_alert_after;
+SELECT coord.shard_add('shard-8', 'a8') AS epoch;
+SELECT coord.report_applied('shard-8', 'a8', 100);
+SELECT coord.migration_start('shard-8', 'b8') AS migration_id;
+SELECT coord.report_applied('shard-8', 'b8', 50);
+-- Caught-up or young lag: nothing fires.
+SELECT coord.sweep() -> 'migration_lag_firing' AS firing, coord.sweep() -> 'migration_lag_raised' AS raised;
+-- The source's v100 was first reported 20 s ago: 20 s > 10 s.
+UPDATE coord.shard_source_reports SET reported_at = reported_at - interval '20 seconds';
+SELECT s -> 'migration_lag_firing' AS firing, s -> 'migration_lag_raised' AS raised,
+       s -> 'migration_lag_resolved' AS resolved FROM coord.sweep() s;
+SELECT kind, subject, detail - 'lag_seconds' AS detail, (detail ->> 'lag_seconds')::numeric >= 20 AS lag_20s,
+       resolved_at IS NULL AS open
+FROM coord.alerts WHERE kind = 'migration_lag' ORDER BY id;
+-- Still lagging: no second alert.
+SELECT s -> 'migration_lag_firing' AS firing, s -> 'migration_lag_raised' AS raised FROM coord.sweep() s;
+SELECT count(*) AS migration_lag_alerts FROM coord.alerts WHERE kind = 'migration_lag';
+-- A higher threshold resolves it; back at the default it is raised again.
+SET coord.migration_lag_alert_after = '1min';
+SELECT s -> 'migration_lag_firing' AS firing, s -> 'migration_lag_resolved' AS resolved FROM coord.sweep() s;
+RESET coord.migration_lag_alert_after;
+SELECT s -> 'migration_lag_raised' AS raised FROM coord.sweep() s;
+-- The target catches up: resolved.
+SELECT coord.report_applied('shard-8', 'b8', 100);
+SELECT lag_versions, lag_seconds FROM coord.migrations WHERE id = 5;
+SELECT s -> 'migration_lag_firing' AS firing, s -> 'migration_lag_resolved' AS resolved FROM coord.sweep() s;
+SELECT subject, resolved_at IS NOT NULL AS resolved FROM coord.alerts WHERE kind = 'migration_lag' ORDER BY id;
+-- Lagging again, then rolled back: a migration that is over has no lag and its alert resolves.
+SELECT coord.report_applied('shard-8', 'a8', 120);
+UPDATE coord.shard_source_reports SET reported_at = reported_at - interval '20 seconds';
+SELECT s -> 'migration_lag_raised' AS raised FROM coord.sweep() s;
+SELECT coord.migration_rollback(5) AS epoch;
+SELECT s -> 'migration_lag_firing' AS firing, s -> 'migration_lag_resolved' AS resolved FROM coord.sweep() s;
+SELECT count(*) FILTER (WHERE resolved_at IS NULL) AS open_alerts, count(*) AS all_alerts
+FROM coord.alerts WHERE kind = 'migration_lag';
+-- The GUC is for superusers (and the server configuration).
+CREATE ROLE regress_shard_user2 LOGIN IN ROLE coord_user;
+SET ROLE regress_shard_user2;
+SELECT regress.error_of($$SET coord.migration_lag_alert_after = '1h'$$);
+RESET ROLE;
+DROP ROLE regress_shard_user2;
+SELECT regress.error_of($$SET coord.migration_lag_alert_after = '-1s'$$);
