@@ -14,6 +14,8 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "utils/array.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
@@ -179,22 +181,45 @@ void copy_text(Datum d, char* out, std::size_t capacity, std::size_t* length) {
     *length = n;
 }
 
-Oid coord_relation(const char* name) {
-    Oid schema = get_namespace_oid("coord", false);
-    Oid oid = get_relname_relid(name, schema);
-    if (!OidIsValid(oid)) elog(ERROR, "pg_coord: relation coord.%s is missing", name);
-    return oid;
+// The OIDs of the four relations route reads, looked up once per backend
+// and forgotten whenever pg_class changes (DROP/CREATE EXTENSION, ...).
+enum RouteRelation { kShardState, kShardStatePkey, kShardWatermark, kShardWatermarkPkey, kCount };
+const char* const kRouteRelationNames[kCount] = {"shard_state", "shard_state_pkey",
+                                                 "shard_watermark", "shard_watermark_pkey"};
+Oid route_relation_oids[kCount];
+bool route_relations_valid = false;
+bool invalidation_registered = false;
+
+void forget_route_relations(Datum, int, uint32) { route_relations_valid = false; }
+
+// Only C calls: runs inside pg_call.
+Oid coord_relation(RouteRelation which) {
+    if (!invalidation_registered) {
+        CacheRegisterSyscacheCallback(RELNAMENSP, forget_route_relations, Datum(0));
+        CacheRegisterSyscacheCallback(NAMESPACENAME, forget_route_relations, Datum(0));
+        invalidation_registered = true;
+    }
+    if (!route_relations_valid) {
+        Oid schema = get_namespace_oid("coord", false);
+        for (int i = 0; i < kCount; ++i) {
+            route_relation_oids[i] = get_relname_relid(kRouteRelationNames[i], schema);
+            if (!OidIsValid(route_relation_oids[i]))
+                elog(ERROR, "pg_coord: relation coord.%s is missing", kRouteRelationNames[i]);
+        }
+        route_relations_valid = true;
+    }
+    return route_relation_oids[which];
 }
 
 void read_shard_row(std::string_view shard, RawShardRow& row) {
     pg_call([&] {
         CommandCounterIncrement();
-        Relation table = table_open(coord_relation("shard_state"), AccessShareLock);
+        Relation table = table_open(coord_relation(kShardState), AccessShareLock);
         text* key_text = cstring_to_text_with_len(shard.data(), static_cast<int>(shard.size()));
         ScanKeyData key;
         ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key_text));
         Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
-        SysScanDesc scan = systable_beginscan(table, coord_relation("shard_state_pkey"), true,
+        SysScanDesc scan = systable_beginscan(table, coord_relation(kShardStatePkey), true,
                                               snapshot, 1, &key);
         HeapTuple tuple = systable_getnext(scan);
         if (HeapTupleIsValid(tuple)) {
@@ -222,14 +247,14 @@ std::optional<Version> read_watermark(std::string_view shard, std::string_view n
     bool found = false;
     Version applied = 0;
     pg_call([&] {
-        Relation table = table_open(coord_relation("shard_watermark"), AccessShareLock);
+        Relation table = table_open(coord_relation(kShardWatermark), AccessShareLock);
         text* shard_text = cstring_to_text_with_len(shard.data(), static_cast<int>(shard.size()));
         text* node_text = cstring_to_text_with_len(node.data(), static_cast<int>(node.size()));
         ScanKeyData keys[2];
         ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(shard_text));
         ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(node_text));
         Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
-        SysScanDesc scan = systable_beginscan(table, coord_relation("shard_watermark_pkey"), true,
+        SysScanDesc scan = systable_beginscan(table, coord_relation(kShardWatermarkPkey), true,
                                               snapshot, 2, keys);
         HeapTuple tuple = systable_getnext(scan);
         if (HeapTupleIsValid(tuple)) {
