@@ -406,11 +406,17 @@ void report_applied(Spi& spi, std::string_view shard, std::string_view node, Ver
         "reported_at = excluded.reported_at "
         "RETURNING w.applied_at = $4, w.applied",
         {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID});
-    // A source version is remembered only while the target lacks it.
+    // A source version is remembered only while the migration is active and
+    // the target lacks it. The key-share lock on the migration row makes a
+    // concurrent phase change wait (or this insert see its result), so no
+    // row is left behind for a finished migration.
     static Statement source_report(
         "INSERT INTO coord.shard_source_reports (migration_id, version, reported_at) "
-        "SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT FROM coord.shard_watermark "
-        "WHERE shard = $4 AND node = $5 AND applied >= $2) ON CONFLICT DO NOTHING",
+        "SELECT m.id, $2, $3 FROM coord.shard_migration_state m "
+        "WHERE m.id = $1 AND m.phase IN ('copying', 'dual_write', 'cutover') "
+        "AND NOT EXISTS (SELECT FROM coord.shard_watermark w "
+        "WHERE w.shard = $4 AND w.node = $5 AND w.applied >= $2) "
+        "FOR KEY SHARE OF m ON CONFLICT DO NOTHING",
         {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID});
     static Statement target_applied(
         "DELETE FROM coord.shard_source_reports WHERE migration_id = $1 AND version <= $2",
