@@ -62,6 +62,8 @@ CREATE TABLE coord.shard_watermark (
     applied_at  timestamptz NOT NULL,    -- server time the watermark reached `applied`
     reported_at timestamptz NOT NULL,    -- server time of the node's last report
     PRIMARY KEY (shard, node)
+    -- coord.route reads `applied` (column 3) through the primary key without
+    -- SQL (src/pg/shard_store.cpp): keep the column order.
 ) WITH (fillfactor = 70);
 COMMENT ON TABLE coord.shard_watermark IS
     'The highest version each node reported having applied for a shard (never decreases), with '
