@@ -8,4 +8,7 @@ namespace coord::pg {
 // shared memory and the background worker.
 void define_gucs();
 
+// Shard migrations: the coord.migration_lag_alert_after GUC (src/pg/shard_alerts.cpp).
+void shard_init();
+
 }  // namespace coord::pg
