@@ -225,7 +225,7 @@ bool decide_settle(std::int64_t entry_id, const SettleState& current, EntryStatu
     if (current.status == status && current.external_ref == requested) return false;
     throw Error(sqlstate::idempotency_conflict,
                 fmt::format("ledger entry {} is already {}", entry_id, to_string(current.status)),
-                fmt::format("It was settled as {}; this call asks for {}.",
+                fmt::format("Stored: {}; this call: {}.",
                             describe_settle(current.status, current.external_ref),
                             describe_settle(status, requested)),
                 "A settled or failed entry is final; post a new entry for a new charge.");
