@@ -40,11 +40,7 @@ COORD_FUNCTION(coord_ledger_post) {
                                             numeric_text_arg(args, 2), args.get_text(3),
                                             args.get_text(4));
     std::optional<Fence> fence = optional_fence(args.get_text(5), args.get_int64(6));
-    PostResult result;
-    {
-        Spi spi;
-        result = post_entry(spi, request, fence);
-    }
+    PostResult result = post_entry(request, fence);
     Datum values[3] = {int64_datum(result.entry_id), BoolGetDatum(result.inserted),
                        text_datum(result.status)};
     bool nulls[3] = {false, false, false};

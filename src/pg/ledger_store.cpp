@@ -181,7 +181,7 @@ PostResult replay(const FoundEntry& found, const PostRequest& request) {
 
 }  // namespace
 
-PostResult post_entry(Spi& spi, const PostRequest& request, const std::optional<Fence>& fence) {
+PostResult post_entry(const PostRequest& request, const std::optional<Fence>& fence) {
     static Statement insert(
         "INSERT INTO coord.ledger_entries "
         "(idempotency_key, cycle_id, account, amount, currency, fence_name, fence_token) "
@@ -193,6 +193,7 @@ PostResult post_entry(Spi& spi, const PostRequest& request, const std::optional<
         if (fence) check_fence_unlocked(*fence);
         return replay(*found, request);
     }
+    Spi spi;  // only a new entry needs the executor
     if (fence) verify_fence(spi, fence->name, fence->token);
     std::optional<std::string_view> fence_name;
     std::optional<std::int64_t> fence_token;

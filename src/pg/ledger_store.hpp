@@ -18,7 +18,7 @@ struct PostResult {
 // inserted after verify_fence (its share lock makes a takeover wait until
 // this transaction ends). CO001 for a stale fence; CO002 for a key reused
 // with another request.
-PostResult post_entry(Spi& spi, const PostRequest& request, const std::optional<Fence>& fence);
+PostResult post_entry(const PostRequest& request, const std::optional<Fence>& fence);
 
 // coord.ledger_settle: true when the entry moved from pending.
 bool settle_entry(Spi& spi, std::int64_t entry_id, EntryStatus status,
