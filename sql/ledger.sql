@@ -180,5 +180,8 @@ SELECT account, status, external_ref FROM coord.ledger WHERE cycle_id = 'priv';
 SELECT regress.ledger_rows() AS rows;
 DROP ROLE regress_ledger_app, regress_ledger_nobody;
 
--- The function can also be called in the target list.
-SELECT (coord.ledger_post('2026-11', 'acct-1', 12.5)).*;
+-- In the target list it returns one record (use SELECT * FROM for columns:
+-- (coord.ledger_post(...)).* would call the function once per column).
+SELECT coord.ledger_post('2026-11', 'acct-1', 12.5);
+SELECT coord.ledger_post('2026-11', 'acct-new', 1);
+SELECT regress.ledger_rows() AS rows;
