@@ -1,6 +1,7 @@
 # Throwaway PostgreSQL clusters for tests, demos and benchmarks. Source it.
 #
 #   cluster_start NAME [postgresql.conf line ...]   starts NAME, exports PGHOST/PGPORT/PGUSER
+#                                                   ($COORD_INITDB_OPTS: extra initdb options)
 #   cluster_psql NAME [psql args ...]               psql into NAME's database "postgres"
 #   cluster_stop NAME [fast|immediate]              stops NAME (cluster_start again restarts it)
 #   cluster_remove_all                              stops and deletes every cluster started here
@@ -38,6 +39,7 @@ cluster_start() {
         [ "$(id -u)" -eq 0 ] && chown -R postgres "$dir"
         COORD_CLUSTER_PORT[$name]=$((20000 + RANDOM % 30000))
         run_as_cluster_user "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust --no-sync \
+            ${COORD_INITDB_OPTS:-} \
             >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log"; return 1; }
         {
             echo "listen_addresses = ''"

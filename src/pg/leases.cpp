@@ -2,6 +2,7 @@
 #include "core/validate.hpp"
 #include "pg/leases.hpp"
 #include "pg/datum.hpp"
+#include "pg/index_lookup.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -54,6 +55,7 @@ RawLeaseRow read_lease_row(std::string_view name) {
         text* key_text = cstring_to_text_with_len(name.data(), static_cast<int>(name.size()));
         ScanKeyData key;
         ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key_text));
+        use_index_collations(&key, 1, index_oid);
         Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
         SysScanDesc scan = systable_beginscan(table, index_oid, true, snapshot, 1, &key);
         HeapTuple tuple = systable_getnext(scan);

@@ -3,6 +3,7 @@
 #include "core/shard_routing.hpp"
 #include "pg/datum.hpp"
 #include "pg/shard_store.hpp"
+#include "pg/index_lookup.hpp"
 
 #include <algorithm>
 
@@ -218,6 +219,7 @@ void read_shard_row(std::string_view shard, RawShardRow& row) {
         text* key_text = cstring_to_text_with_len(shard.data(), static_cast<int>(shard.size()));
         ScanKeyData key;
         ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key_text));
+        use_index_collations(&key, 1, coord_relation(kShardStatePkey));
         Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
         SysScanDesc scan = systable_beginscan(table, coord_relation(kShardStatePkey), true,
                                               snapshot, 1, &key);
@@ -253,6 +255,7 @@ std::optional<Version> read_watermark(std::string_view shard, std::string_view n
         ScanKeyData keys[2];
         ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(shard_text));
         ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(node_text));
+        use_index_collations(keys, 2, coord_relation(kShardWatermarkPkey));
         Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
         SysScanDesc scan = systable_beginscan(table, coord_relation(kShardWatermarkPkey), true,
                                               snapshot, 2, keys);

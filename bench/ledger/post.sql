@@ -1,0 +1,8 @@
+-- pg_coord: ledger_post, unfenced; half the keys were posted before (replays).
+\set dup random(0, 1)
+\if :dup
+\set k random(1, 100000)
+\else
+\set k random(100001, 1000000000000)
+\endif
+SELECT * FROM coord.ledger_post('bench', 'acct-' || :k::bigint, 10.00);

@@ -1,0 +1,187 @@
+-- Billing ledger: every path of ledger_post and ledger_settle, every error
+-- with its SQLSTATE, and after each error proof that nothing was written.
+
+CREATE FUNCTION regress.ledger_rows() RETURNS bigint
+LANGUAGE sql AS $$SELECT count(*) FROM coord.ledger_entries$$;
+
+-- A first post: a new pending entry under the key derived from (cycle, account).
+SELECT * FROM coord.ledger_post('2026-11', 'acct-1', 12.5);
+SELECT entry_id, cycle_id, account, amount, currency, idempotency_key, status, external_ref,
+       fence_name, fence_token, created_at <= clock_timestamp() AS created, settled_at
+FROM coord.ledger;
+-- The same post again: the existing entry, inserted = false, nothing new.
+SELECT * FROM coord.ledger_post('2026-11', 'acct-1', 12.5);
+-- 12.50 and 12.500 are the same amount as 12.5.
+SELECT * FROM coord.ledger_post('2026-11', 'acct-1', 12.500, currency => 'USD');
+-- An explicit NULL key means the derived key too.
+SELECT * FROM coord.ledger_post('2026-11', 'acct-1', 12.50, idempotency_key => NULL);
+SELECT regress.ledger_rows() AS rows;
+
+-- The same key with a different request: CO002 naming what differs, nothing written.
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('2026-11', 'acct-1', 13)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('2026-11', 'acct-1', 12.5, 'EUR')$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('2026-12', 'acct-9', 12.5,
+                                                         idempotency_key => '7:2026-11:acct-1')$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('2026-11', 'acct-2', 1, 'JPY',
+                                                         idempotency_key => '7:2026-11:acct-1')$$);
+SELECT regress.ledger_rows() AS rows;
+SELECT amount, currency, cycle_id, account FROM coord.ledger;
+
+-- Derived keys cannot collide: cycle 'a:b' + account 'c' and cycle 'a' + account 'b:c'.
+SELECT inserted FROM coord.ledger_post('a:b', 'c', 1);
+SELECT inserted FROM coord.ledger_post('a', 'b:c', 1);
+SELECT cycle_id, account, idempotency_key FROM coord.ledger WHERE cycle_id IN ('a', 'a:b')
+ORDER BY entry_id;
+
+-- An explicit key: another charge of the same account in the same cycle.
+SELECT inserted, status FROM coord.ledger_post('2026-11', 'acct-1', 5, idempotency_key => 'order-77');
+SELECT inserted FROM coord.ledger_post('2026-11', 'acct-1', 5, idempotency_key => 'order-77');
+
+-- Amounts and currencies: scale by ISO 4217 minor unit (JPY 0, KWD 3, default 2).
+SELECT inserted FROM coord.ledger_post('fx', 'acct-jpy', 1000, 'JPY');
+SELECT inserted FROM coord.ledger_post('fx', 'acct-kwd', 1.234, 'KWD');
+SELECT inserted FROM coord.ledger_post('fx', 'acct-refund', -3.1, 'EUR');
+SELECT inserted FROM coord.ledger_post('fx', 'acct-jpy-2', 1000.00, 'JPY');
+SELECT account, amount, currency FROM coord.ledger WHERE cycle_id = 'fx' ORDER BY entry_id;
+SELECT regress.ledger_rows() AS rows;
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', 12.345)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', 1.5, 'JPY')$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', 1.2345, 'KWD')$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', 0)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', -0.00)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', 'NaN')$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', 'Infinity')$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', '-Infinity')$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', 1e15)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', 1, 'usd')$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', 1, 'US')$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', 1, 'USDX')$$);
+-- NULL and empty arguments name the parameter.
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post(NULL, 'x', 1)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('', 'x', 1)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post(repeat('c', 257), 'x', 1)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', NULL, 1)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', '', 1)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', NULL)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', 1, NULL)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', 1, idempotency_key => '')$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', 1,
+                                                         idempotency_key => repeat('k', 1025))$$);
+SELECT regress.ledger_rows() AS rows;
+
+-- Fenced posts: written only while the token holds the lease.
+SELECT coord.acquire('ledger:billing', 'i-a') AS token;
+SELECT * FROM coord.ledger_post('fenced', 'acct-1', 10, fence_name => 'ledger:billing', fence_token => 1);
+SELECT account, fence_name, fence_token FROM coord.ledger WHERE cycle_id = 'fenced';
+-- Exactly one fence parameter: 22004 naming the missing one; nothing written.
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-2', 10,
+                                                         fence_name => 'ledger:billing')$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-2', 10, fence_token => 1)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-2', 10, fence_name => '',
+                                                         fence_token => 1)$$);
+-- A token that is not the holding: CO001, nothing written.
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-2', 10,
+                                                         fence_name => 'ledger:billing', fence_token => 2)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-2', 10,
+                                                         fence_name => 'ledger:none', fence_token => 1)$$);
+SELECT regress.ledger_rows() AS rows;
+-- After the holding lapses and another instance takes over, the old token
+-- is rejected, also for a replay of an entry it wrote itself.
+SELECT coord.acquire('ledger:short', 'i-a', '1 millisecond') AS token;
+SELECT pg_sleep(0.01);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-3', 10,
+                                                         fence_name => 'ledger:short', fence_token => 1)$$);
+SELECT coord.release('ledger:billing', 1) AS released;
+SELECT coord.acquire('ledger:billing', 'i-b') AS takeover_token;
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-1', 10,
+                                                         fence_name => 'ledger:billing', fence_token => 1)$$);
+SELECT regress.ledger_rows() AS rows;
+-- The new holder's rerun: what the old holder posted comes back with
+-- inserted = false, the rest is posted under the new token.
+SELECT * FROM coord.ledger_post('fenced', 'acct-1', 10, fence_name => 'ledger:billing', fence_token => 2);
+SELECT inserted FROM coord.ledger_post('fenced', 'acct-2', 10, fence_name => 'ledger:billing', fence_token => 2);
+SELECT account, fence_token FROM coord.ledger WHERE cycle_id = 'fenced' ORDER BY account;
+-- A stale post inside a transaction rolls back with it (the check and the write are one step).
+BEGIN;
+SELECT inserted FROM coord.ledger_post('fenced', 'acct-4', 10, fence_name => 'ledger:billing', fence_token => 2);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-5', 10,
+                                                         fence_name => 'ledger:billing', fence_token => 1)$$);
+ROLLBACK;
+SELECT count(*) AS fenced_rows FROM coord.ledger WHERE cycle_id = 'fenced';
+
+-- Settle: pending -> settled with the provider's reference.
+SELECT entry_id AS e1 FROM coord.ledger WHERE idempotency_key = '7:2026-11:acct-1' \gset
+SELECT coord.ledger_settle(:e1, 'settled', 'ch_001') AS moved;
+SELECT status, external_ref, settled_at IS NOT NULL AS has_settled_at
+FROM coord.ledger WHERE entry_id = :e1;
+-- A replayed post now reports the settled status.
+SELECT inserted, status FROM coord.ledger_post('2026-11', 'acct-1', 12.5);
+-- The same settle again: a no-op returning false.
+SELECT coord.ledger_settle(:e1, 'settled', 'ch_001') AS moved_again;
+-- A conflicting settle: CO002, nothing changes.
+SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'failed', 'ch_001')$$, :e1));
+SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled', 'ch_002')$$, :e1));
+SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled')$$, :e1));
+-- Never back to pending; only settled or failed are statuses to settle to.
+SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'pending')$$, :e1));
+SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'SETTLED', 'ch_001')$$, :e1));
+SELECT status, external_ref FROM coord.ledger WHERE entry_id = :e1;
+-- Failed: final too.
+SELECT entry_id AS e2 FROM coord.ledger WHERE idempotency_key = 'order-77' \gset
+SELECT coord.ledger_settle(:e2, 'failed') AS moved;
+SELECT coord.ledger_settle(:e2, 'failed') AS moved_again;
+SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled', 'ch_003')$$, :e2));
+SELECT status, external_ref FROM coord.ledger WHERE entry_id = :e2;
+-- Bad arguments: 22004/22023 naming the parameter.
+SELECT regress.error_of($$SELECT coord.ledger_settle(NULL, 'settled')$$);
+SELECT regress.error_of($$SELECT coord.ledger_settle(999999, 'settled')$$);
+SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, NULL)$$, :e1));
+SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled', '')$$, :e1));
+SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled', repeat('r', 1025))$$, :e1));
+-- Fenced settle: the current holder's settle moves the entry, a stale one is CO001.
+SELECT entry_id AS e3 FROM coord.ledger WHERE cycle_id = 'fenced' AND account = 'acct-2' \gset
+SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled', 'ch_9',
+                                 fence_name => 'ledger:billing', fence_token => 1)$$, :e3));
+SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled', 'ch_9',
+                                 fence_name => 'ledger:billing')$$, :e3));
+SELECT status FROM coord.ledger WHERE entry_id = :e3;
+SELECT coord.ledger_settle(:e3, 'settled', 'ch_9', fence_name => 'ledger:billing', fence_token => 2) AS moved;
+SELECT status, external_ref FROM coord.ledger WHERE entry_id = :e3;
+
+-- The cycle summary; a cycle mixing currencies has no single total.
+SELECT cycle_id, entries, pending, settled, failed, total_settled, currency,
+       first_post_at <= last_post_at AS ordered
+FROM coord.cycles ORDER BY cycle_id;
+
+-- Privileges: coord_user posts, settles and reads through the API only;
+-- nobody else can do anything.
+CREATE ROLE regress_ledger_app LOGIN IN ROLE coord_user;
+CREATE ROLE regress_ledger_nobody LOGIN;
+SET ROLE regress_ledger_app;
+SELECT inserted FROM coord.ledger_post('priv', 'acct-1', 1);
+SELECT entry_id AS e4 FROM coord.ledger WHERE cycle_id = 'priv' \gset
+SELECT coord.ledger_settle(:e4, 'settled', 'ch_p') AS moved;
+SELECT cycle_id, entries, settled FROM coord.cycles WHERE cycle_id = 'priv';
+SELECT regress.error_of($$UPDATE coord.ledger_entries SET amount = 0.01$$);
+SELECT regress.error_of($$DELETE FROM coord.ledger_entries$$);
+SELECT regress.error_of($$INSERT INTO coord.ledger_entries (idempotency_key, cycle_id, account, amount, currency)
+                          VALUES ('k', 'c', 'a', 1, 'USD')$$);
+SELECT regress.error_of($$UPDATE coord.ledger SET status = 'pending'$$);
+SELECT regress.error_of($$DELETE FROM coord.ledger$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_entries$$);
+RESET ROLE;
+SET ROLE regress_ledger_nobody;
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('priv', 'acct-2', 1)$$);
+SELECT regress.error_of($$SELECT coord.ledger_settle(1, 'settled')$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger$$);
+SELECT regress.error_of($$SELECT * FROM coord.cycles$$);
+RESET ROLE;
+SELECT account, status, external_ref FROM coord.ledger WHERE cycle_id = 'priv';
+SELECT regress.ledger_rows() AS rows;
+DROP ROLE regress_ledger_app, regress_ledger_nobody;
+
+-- In the target list it returns one record (use SELECT * FROM for columns:
+-- (coord.ledger_post(...)).* would call the function once per column).
+SELECT coord.ledger_post('2026-11', 'acct-1', 12.5);
+SELECT coord.ledger_post('2026-11', 'acct-new', 1);
+SELECT regress.ledger_rows() AS rows;
