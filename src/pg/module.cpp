@@ -15,4 +15,5 @@ void define_gucs() {}
 void _PG_init(void) {
     // _PG_init may raise (duplicate GUC names, ...): nothing C++ is alive here.
     coord::pg::define_gucs();
+    coord::pg::define_waiting();
 }

@@ -8,4 +8,7 @@ namespace coord::pg {
 // shared memory and the background worker.
 void define_gucs();
 
+// Waiting for leases (waiting.cpp): GUCs, shared memory, xact callback.
+void define_waiting();
+
 }  // namespace coord::pg
