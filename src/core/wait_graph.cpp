@@ -165,6 +165,14 @@ std::vector<BrokenCycle> break_all_cycles(WaitGraph graph) {
     return broken;
 }
 
+WaitCycle rotate_cycle(const WaitCycle& cycle, std::size_t first) {
+    WaitCycle out;
+    const std::size_t n = cycle.edges.size();
+    out.edges.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) out.edges.push_back(cycle.edges[(first + i) % n]);
+    return out;
+}
+
 std::string describe_cycle(const WaitCycle& cycle) {
     std::string out;
     for (const WaitEdge& e : cycle.edges) {

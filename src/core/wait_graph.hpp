@@ -106,6 +106,10 @@ struct BrokenCycle {
 };
 std::vector<BrokenCycle> break_all_cycles(WaitGraph graph);
 
+// The same cycle starting at edge `first` (the glue starts it at the victim,
+// so whichever backend found the cycle, it is reported the same way).
+WaitCycle rotate_cycle(const WaitCycle& cycle, std::size_t first);
+
 // `"w1" waits for "db-02" held by "w2" -> "w2" waits for "db-01" held by "w1"`
 std::string describe_cycle(const WaitCycle& cycle);
 // [{"waiter":"w1","name":"db-02","holder":"w2","edge":"held"}, ...]

@@ -457,10 +457,12 @@ WaitGraph build_graph(const std::vector<WaiterCopy>& waiters,
 
 // Marks the victim of `cycle` if every request in it is still waiting.
 // Returns true when a victim was marked.
-bool cancel_victim(const WaitCycle& cycle, const VictimChoice& victim, Micros now) {
+bool cancel_victim(const WaitCycle& found, const VictimChoice& victim, Micros now) {
+    // Reported from the victim's wait on, whoever found the cycle.
+    WaitCycle cycle = rotate_cycle(found, victim.edge);
     std::string text = describe_cycle(cycle);
     std::string json = cycle_json(cycle);
-    const WaitEdge& v = cycle.edges[victim.edge];
+    const WaitEdge& v = cycle.edges.front();
     std::string detail = fmt::format("Cycle: {}. Victim: \"{}\" waiting for \"{}\" ({}).", text,
                                      v.waiter, v.name, victim.reason);
     bool marked = false;
@@ -541,7 +543,7 @@ void define_waiting() {
         "coord.deadlock_timeout",
         "How long a lease waiter waits before it checks for a deadlock through itself (and how "
         "often it checks again).",
-        nullptr, &deadlock_timeout_ms, 1000, 1, INT_MAX / 1000, PGC_SUSET, GUC_UNIT_MS, nullptr,
+        nullptr, &deadlock_timeout_ms, 1000, 1, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr,
         nullptr, nullptr);
     DefineCustomIntVariable(
         "coord.queue_depth_alert",

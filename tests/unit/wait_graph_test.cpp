@@ -158,6 +158,23 @@ TEST(VictimRule, YoungestWaitInTheCycle) {
     EXPECT_NE(v.reason.find("\"w2\""), std::string::npos);
 }
 
+TEST(VictimRule, CycleIsReportedFromTheVictimWhoeverFoundIt) {
+    WaitGraph g;
+    g.add_edge(held("a", "X", "b", 1));
+    g.add_edge(held("b", "Y", "c", 3));
+    g.add_edge(held("c", "Z", "a", 2));
+    std::set<std::string> texts;
+    for (const char* start : {"a", "b", "c"}) {
+        auto c = g.find_cycle_through(start);
+        ASSERT_TRUE(c);
+        texts.insert(describe_cycle(rotate_cycle(*c, choose_victim(*c).edge)));
+    }
+    ASSERT_EQ(texts.size(), 1u);
+    EXPECT_EQ(*texts.begin(),
+              "\"b\" waits for \"Y\" held by \"c\" -> \"c\" waits for \"Z\" held by \"a\" -> "
+              "\"a\" waits for \"X\" held by \"b\"");
+}
+
 TEST(VictimRule, TieGoesToTheFirstEdgeOfTheRequest) {
     WaitCycle c;
     c.edges = {held("w1", "A", "w2", 3), held("w2", "B", "w1", 3)};
