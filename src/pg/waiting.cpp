@@ -549,12 +549,14 @@ void define_waiting() {
         "coord.queue_depth_alert",
         "Raise the lease_queue_deep alert when more owners than this wait for one lease name.",
         nullptr, &queue_depth_alert, 10, 1, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    RegisterXactCallback(waiting_xact_callback, nullptr);
+    // Shared memory only exists when loaded at server start; a PGC_POSTMASTER
+    // setting can only be defined then, too.
+    if (!process_shared_preload_libraries_in_progress) return;
     DefineCustomIntVariable(
         "coord.max_wait_slots",
         "How many (waiting request, lease name) pairs shared memory holds at once.", nullptr,
         &max_wait_slots, 4096, 16, 1 << 20, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
-    RegisterXactCallback(waiting_xact_callback, nullptr);
-    if (!process_shared_preload_libraries_in_progress) return;
     prev_shmem_request = shmem_request_hook;
     shmem_request_hook = waiting_shmem_request;
     prev_shmem_startup = shmem_startup_hook;
