@@ -52,12 +52,20 @@ CREATE TABLE coord.tasks_complete (
     dedupe_key   text,
     token        bigint NOT NULL,                  -- the claim that completed it
     created_at   timestamptz NOT NULL,
-    completed_at timestamptz NOT NULL
+    completed_at timestamptz NOT NULL,
+    -- The completing attempt (the earlier ones are in coord.task_attempts).
+    execution_id uuid NOT NULL,
+    worker       text NOT NULL,
+    started_at   timestamptz NOT NULL,
+    result       jsonb
 );
-CREATE INDEX tasks_complete_completed_at ON coord.tasks_complete (completed_at);
+-- Completion times only grow: a BRIN index finds what to prune at almost no
+-- cost per completion.
+CREATE INDEX tasks_complete_completed_at ON coord.tasks_complete USING brin (completed_at);
 COMMENT ON TABLE coord.tasks_complete IS
-    'Completed tasks, moved out of coord.tasks when completed and pruned by the sweep after '
-    'coord.completed_retention (default 7 days), together with their attempt history.';
+    'Completed tasks, moved out of coord.tasks when completed, with the completing attempt '
+    '(execution_id, worker, started_at, result); pruned by the sweep after '
+    'coord.completed_retention (default 7 days), together with their earlier attempts.';
 SELECT pg_catalog.pg_extension_config_dump('coord.tasks_complete', '');
 
 CREATE TABLE coord.task_attempts (
@@ -68,14 +76,15 @@ CREATE TABLE coord.task_attempts (
     worker       text NOT NULL,
     started_at   timestamptz NOT NULL,
     ended_at     timestamptz NOT NULL,
-    outcome      text NOT NULL CHECK (outcome IN ('complete', 'failed', 'expired')),
+    outcome      text NOT NULL CHECK (outcome IN ('failed', 'expired')),
     error        text,
     result       jsonb,
     PRIMARY KEY (task_id, attempt)
 );
 COMMENT ON TABLE coord.task_attempts IS
-    'One row per ended attempt (complete, failed, or expired: the claim ran out and the sweep '
-    'requeued the task). The attempt in progress is in coord.tasks. Kept as long as the task.';
+    'One row per failed attempt (failed, or expired: the claim ran out and the sweep requeued '
+    'the task). The attempt in progress is in coord.tasks, the completing one in '
+    'coord.tasks_complete; coord.task() shows them all. Kept as long as the task.';
 SELECT pg_catalog.pg_extension_config_dump('coord.task_attempts', '');
 
 CREATE FUNCTION coord.enqueue(queue text, payload jsonb, run_at timestamptz DEFAULT NULL,
@@ -150,31 +159,34 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'task_id must not be NULL';
     END IF;
     RETURN QUERY
-    WITH history AS (
-        SELECT COALESCE(jsonb_agg(jsonb_build_object(
-                   'attempt', a.attempt, 'execution_id', a.execution_id, 'worker', a.worker,
-                   'token', a.token, 'started_at', a.started_at, 'ended_at', a.ended_at,
-                   'outcome', a.outcome, 'error', a.error, 'result', a.result)
-                   ORDER BY a.attempt), '[]'::jsonb) AS attempts,
-               (array_agg(a.result ORDER BY a.attempt DESC)
-                    FILTER (WHERE a.outcome = 'complete'))[1] AS result
+    WITH ended AS (
+        SELECT a.attempt, a.execution_id, a.worker, a.token, a.started_at, a.ended_at,
+               a.outcome, a.error, NULL::jsonb AS result
         FROM coord.task_attempts a WHERE a.task_id = task.task_id
-    ), current_attempt AS (
-        SELECT jsonb_build_array(jsonb_build_object(
-                   'attempt', p.attempts, 'execution_id', p.execution_id, 'worker', p.worker,
-                   'token', p.token, 'started_at', p.claimed_at, 'ended_at', NULL,
-                   'outcome', 'running', 'error', NULL, 'result', NULL)) AS running
+        UNION ALL
+        SELECT c.attempts, c.execution_id, c.worker, c.token, c.started_at, c.completed_at,
+               'complete', NULL, c.result
+        FROM coord.tasks_complete c WHERE c.id = task.task_id
+        UNION ALL
+        SELECT p.attempts, p.execution_id, p.worker, p.token, p.claimed_at, NULL,
+               'running', NULL, NULL
         FROM coord.tasks p WHERE p.id = task.task_id AND p.state = 'processing'
+    ), history AS (
+        SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                   'attempt', e.attempt, 'execution_id', e.execution_id, 'worker', e.worker,
+                   'token', e.token, 'started_at', e.started_at, 'ended_at', e.ended_at,
+                   'outcome', e.outcome, 'error', e.error, 'result', e.result)
+                   ORDER BY e.attempt), '[]'::jsonb) AS attempts
+        FROM ended e
     )
     SELECT t.id, t.queue, t.state, t.payload, t.priority, t.run_at, t.attempts, t.max_attempts,
            t.dedupe_key, t.token, t.worker, t.execution_id, t.claimed_at, t.lease_expires_at,
-           t.created_at, t.finished_at, t.last_error, NULL::jsonb,
-           h.attempts || COALESCE((SELECT r.running FROM current_attempt r), '[]'::jsonb)
+           t.created_at, t.finished_at, t.last_error, NULL::jsonb, h.attempts
     FROM coord.tasks t, history h WHERE t.id = task.task_id
     UNION ALL
     SELECT c.id, c.queue, 'complete', c.payload, c.priority, NULL, c.attempts, c.max_attempts,
-           c.dedupe_key, c.token, NULL, NULL, NULL, NULL, c.created_at, c.completed_at, NULL,
-           h.result, h.attempts
+           c.dedupe_key, c.token, c.worker, c.execution_id, c.started_at, NULL, c.created_at,
+           c.completed_at, NULL, c.result, h.attempts
     FROM coord.tasks_complete c, history h WHERE c.id = task.task_id;
 END
 $$;

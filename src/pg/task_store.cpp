@@ -75,6 +75,11 @@ bool end_attempt(Spi& spi, std::int64_t task_id, std::int64_t token, const Retry
 double jitter() { return pg_prng_double(&pg_global_prng_state); }
 
 std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
+    // Without a dedupe_key a plain insert (no speculative insertion).
+    static Statement insert_plain(
+        "INSERT INTO coord.tasks (queue, state, payload, priority, run_at, max_attempts, created_at) "
+        "VALUES ($1, 'pending', $2, $3, $4, $5, $6) RETURNING id",
+        {TEXTOID, kJsonb, INT4OID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID});
     static Statement insert(
         "INSERT INTO coord.tasks (queue, state, payload, priority, run_at, max_attempts, "
         "                         dedupe_key, created_at) "
@@ -82,6 +87,12 @@ std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
         "ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND state <> 'dead' "
         "DO NOTHING RETURNING id",
         {TEXTOID, kJsonb, INT4OID, TIMESTAMPTZOID, INT4OID, TEXTOID, TIMESTAMPTZOID});
+    if (!r.dedupe_key) {
+        spi.run(insert_plain, {text_param(r.queue), datum_param(kJsonb, r.payload),
+                               int32_param(r.priority), timestamptz_param(r.run_at),
+                               int32_param(r.max_attempts), timestamptz_param(now)});
+        return *spi.first_row()->get_int64(1);
+    }
     static Statement existing(
         "SELECT id FROM coord.tasks WHERE queue = $1 AND dedupe_key = $2 AND state <> 'dead'",
         {TEXTOID, TEXTOID});
@@ -154,15 +165,12 @@ bool complete_task(Spi& spi, std::int64_t task_id, std::int64_t token, std::opti
     static Statement move(
         "WITH moved AS ("
         "  DELETE FROM coord.tasks WHERE id = $1 AND state = 'processing' AND token = $2 "
-        "  RETURNING *), "
-        "kept AS ("
-        "  INSERT INTO coord.tasks_complete (id, queue, payload, priority, attempts, max_attempts, "
-        "                                    dedupe_key, token, created_at, completed_at) "
-        "  SELECT id, queue, payload, priority, attempts, max_attempts, dedupe_key, token, "
-        "         created_at, $4 FROM moved) "
-        "INSERT INTO coord.task_attempts "
-        "  (task_id, attempt, token, execution_id, worker, started_at, ended_at, outcome, result) "
-        "SELECT id, attempts, token, execution_id, worker, claimed_at, $4, 'complete', $3 FROM moved",
+        "  RETURNING *) "
+        "INSERT INTO coord.tasks_complete (id, queue, payload, priority, attempts, max_attempts, "
+        "                                  dedupe_key, token, created_at, completed_at, "
+        "                                  execution_id, worker, started_at, result) "
+        "SELECT id, queue, payload, priority, attempts, max_attempts, dedupe_key, token, "
+        "       created_at, $4, execution_id, worker, claimed_at, $3 FROM moved",
         {INT8OID, INT8OID, kJsonb, TIMESTAMPTZOID});
     if (spi.run(move, {int64_param(task_id), int64_param(token), datum_param(kJsonb, result),
                        timestamptz_param(now)}) == 1)
