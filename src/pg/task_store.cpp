@@ -113,17 +113,19 @@ std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
 
 std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::string_view worker,
                                      Micros lease, std::int32_t batch, Micros now) {
-    // The claim's token is next_claim_token(token) = token + 1.
+    // The claim's token is next_claim_token(token) = token + 1. The picked ids
+    // are an array (an InitPlan), so the update looks each one up by primary
+    // key: a join could become a merge join that walks the whole primary key
+    // index from its start in a generic plan.
     static Statement claim(
-        "WITH picked AS ("
-        "  SELECT id FROM coord.tasks "
-        "  WHERE queue = $1 AND state = 'pending' AND run_at <= $3 "
-        "  ORDER BY priority DESC, run_at, id "
-        "  LIMIT $5 FOR UPDATE SKIP LOCKED) "
         "UPDATE coord.tasks t SET state = 'processing', attempts = t.attempts + 1, "
         "       token = t.token + 1, worker = $2, execution_id = pg_catalog.gen_random_uuid(), "
         "       claimed_at = $3, lease_expires_at = $4 "
-        "FROM picked WHERE t.id = picked.id "
+        "WHERE t.id = ANY (ARRAY("
+        "  SELECT id FROM coord.tasks "
+        "  WHERE queue = $1 AND state = 'pending' AND run_at <= $3 "
+        "  ORDER BY priority DESC, run_at, id "
+        "  LIMIT $5 FOR UPDATE SKIP LOCKED)) "
         "RETURNING t.id, t.payload, t.attempts, t.token, t.execution_id, t.priority, t.run_at",
         {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID});
     std::uint64_t n = spi.run(claim, {text_param(queue), text_param(worker), timestamptz_param(now),
