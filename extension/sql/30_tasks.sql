@@ -10,12 +10,12 @@
 CREATE TABLE coord.tasks (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     queue            text NOT NULL,
-    state            text NOT NULL CHECK (state IN ('pending', 'processing', 'dead')),
+    state            text NOT NULL,                 -- pending, processing or dead
     payload          jsonb NOT NULL,
     priority         integer NOT NULL,
     run_at           timestamptz NOT NULL,          -- pending: earliest start
-    attempts         integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    max_attempts     integer NOT NULL CHECK (max_attempts >= 1),
+    attempts         integer NOT NULL DEFAULT 0,    -- attempts started
+    max_attempts     integer NOT NULL,
     dedupe_key       text,
     token            bigint NOT NULL DEFAULT 0,     -- the current (or last) claim's token
     worker           text,                          -- processing: the claimant
@@ -24,10 +24,11 @@ CREATE TABLE coord.tasks (
     lease_expires_at timestamptz,
     created_at       timestamptz NOT NULL,
     finished_at      timestamptz,                   -- dead: when
-    last_error       text,
-    CONSTRAINT tasks_claim_complete CHECK (
-        (state = 'processing') = (worker IS NOT NULL AND execution_id IS NOT NULL
-                                  AND claimed_at IS NOT NULL AND lease_expires_at IS NOT NULL))
+    last_error       text
+    -- No CHECK constraints: PostgreSQL re-parses them for every statement that
+    -- writes a row, and only the coord.* functions (which enforce the rules in
+    -- src/core/task.hpp) write here. Claimed fields are set exactly while
+    -- state = 'processing'.
 ) WITH (fillfactor = 80);
 -- Claims: due pending tasks of a queue, highest priority first, then oldest.
 CREATE INDEX tasks_due ON coord.tasks (queue, priority DESC, run_at, id) WHERE state = 'pending';
@@ -76,7 +77,7 @@ CREATE TABLE coord.task_attempts (
     worker       text NOT NULL,
     started_at   timestamptz NOT NULL,
     ended_at     timestamptz NOT NULL,
-    outcome      text NOT NULL CHECK (outcome IN ('failed', 'expired')),
+    outcome      text NOT NULL,                    -- failed or expired
     error        text,
     result       jsonb,
     PRIMARY KEY (task_id, attempt)
