@@ -42,6 +42,7 @@ COMMENT ON TABLE coord.tasks IS
     'Unfinished tasks (pending, processing) and dead-lettered ones. Completed tasks move to '
     'coord.tasks_complete. Written only through the coord.* task functions and the sweep.';
 SELECT pg_catalog.pg_extension_config_dump('coord.tasks', '');
+SELECT pg_catalog.pg_extension_config_dump('coord.tasks_id_seq', '');
 
 CREATE TABLE coord.tasks_complete (
     id           bigint PRIMARY KEY,

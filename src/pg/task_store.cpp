@@ -246,9 +246,8 @@ std::pair<std::int64_t, std::int64_t> requeue_expired_claims(Spi& spi, Micros no
 std::int64_t prune_completed(Spi& spi, Micros before, long limit) {
     static Statement prune(
         "WITH gone AS ("
-        "  DELETE FROM coord.tasks_complete WHERE id IN ("
-        "    SELECT id FROM coord.tasks_complete WHERE completed_at < $1 "
-        "    ORDER BY completed_at LIMIT $2) "
+        "  DELETE FROM coord.tasks_complete WHERE id = ANY (ARRAY("
+        "    SELECT id FROM coord.tasks_complete WHERE completed_at < $1 LIMIT $2)) "
         "  RETURNING id), "
         "history AS (DELETE FROM coord.task_attempts a USING gone WHERE a.task_id = gone.id) "
         "SELECT count(*) FROM gone",
