@@ -1,4 +1,5 @@
 // The library's load hook: PG_MODULE_MAGIC and _PG_init.
+#include "pg/queue_settings.hpp"  // core headers before PostgreSQL
 #include "pg/module.hpp"
 
 #include "pg/guard.hpp"
@@ -16,4 +17,5 @@ void _PG_init(void) {
     // _PG_init may raise (duplicate GUC names, ...): nothing C++ is alive here.
     coord::pg::define_gucs();
     coord::pg::define_waiting();
+    coord::pg::queue_init();  // task queue and sweep GUCs; the background worker when preloaded
 }
