@@ -689,6 +689,28 @@ int detect_all_deadlocks(Spi& spi) {
     return broken;
 }
 
+std::vector<QueueDepth> queue_depths() {
+    std::vector<QueueDepth> out;
+    if (shared == nullptr) return out;
+    std::vector<WaiterCopy> waiters = copy_waiters(MyDatabaseId);  // sorted by name, arrival
+    for (std::size_t i = 0; i < waiters.size();) {
+        std::size_t j = i;
+        std::vector<std::string> owners;
+        Micros oldest = waiters[i].since;
+        for (; j < waiters.size() && waiters[j].name == waiters[i].name; ++j) {
+            owners.push_back(waiters[j].owner);
+            oldest = std::min(oldest, waiters[j].since);
+        }
+        std::sort(owners.begin(), owners.end());
+        owners.erase(std::unique(owners.begin(), owners.end()), owners.end());
+        out.push_back({waiters[i].name, static_cast<int>(owners.size()), oldest});
+        i = j;
+    }
+    return out;
+}
+
+int queue_depth_alert_threshold() { return queue_depth_alert; }
+
 }  // namespace coord::pg
 
 // ---- SQL-callable views over shared memory ----------------------------------

@@ -65,4 +65,16 @@ int persist_deadlocks(Spi& spi);
 // cycle. Returns the number of cycles broken.
 int detect_all_deadlocks(Spi& spi);
 
+// Per lease name of this database: how many distinct owners wait for it and
+// since when the oldest waits (for the lease_queue_deep alert).
+struct QueueDepth {
+    std::string name;
+    int owners = 0;
+    Micros oldest_since = 0;
+};
+std::vector<QueueDepth> queue_depths();
+
+// coord.queue_depth_alert: alert when more owners than this wait for a name.
+int queue_depth_alert_threshold();
+
 }  // namespace coord::pg
