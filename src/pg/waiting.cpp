@@ -216,7 +216,13 @@ void on_backend_exit(int, Datum) { leave_queue(); }
 // ---- wake-ups at transaction end and deadlock records claimed ---------------
 
 std::vector<std::string> touched;          // lease names locked/written in this transaction
-std::vector<std::uint64_t> claimed_records;  // deadlock records inserted in this transaction
+// Deadlock records inserted in this transaction, with the subtransaction
+// that inserted them (a rolled-back subtransaction puts its records back).
+struct Claim {
+    std::uint64_t id;
+    SubTransactionId subxact;
+};
+std::vector<Claim> claimed_records;
 
 void wake_heads_of_touched() noexcept {
     if (touched.empty()) return;
@@ -231,20 +237,34 @@ void wake_heads_of_touched() noexcept {
     touched.clear();
 }
 
-void settle_claimed_records(bool committed) noexcept {
+// Marks the claimed records of subtransactions >= from_subxact (all of
+// them by default) written (committed) or pending again (aborted).
+void settle_claimed_records(bool committed, SubTransactionId from_subxact = InvalidSubTransactionId) noexcept {
     if (claimed_records.empty() || shared == nullptr) {
         claimed_records.clear();
         return;
     }
+    auto settles = [&](const Claim& c) { return c.subxact >= from_subxact; };
     LWLockAcquire(shared->lock, LW_EXCLUSIVE);
     for (DeadlockRecord& r : shared->ring) {
         if (r.state != RecordState::claimed || r.claimed_by != MyProc->pgprocno) continue;
-        if (std::find(claimed_records.begin(), claimed_records.end(), r.id) == claimed_records.end())
-            continue;
-        r.state = committed ? RecordState::free : RecordState::pending;
+        for (const Claim& c : claimed_records)
+            if (c.id == r.id && settles(c))
+                r.state = committed ? RecordState::free : RecordState::pending;
     }
     LWLockRelease(shared->lock);
-    claimed_records.clear();
+    claimed_records.erase(std::remove_if(claimed_records.begin(), claimed_records.end(), settles),
+                          claimed_records.end());
+}
+
+void waiting_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+                              SubTransactionId parentSubid, void*) {
+    if (event == SUBXACT_EVENT_ABORT_SUB) {
+        settle_claimed_records(false, mySubid);
+    } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
+        for (Claim& c : claimed_records)
+            if (c.subxact >= mySubid) c.subxact = parentSubid;
+    }
 }
 
 void waiting_xact_callback(XactEvent event, void*) {
@@ -321,6 +341,7 @@ public:
                         fmt::format("All {} wait slots are in use.", shared->nslots),
                         "Raise coord.max_wait_slots (needs a server restart).");
         names_ = names;
+        for (const std::string& n : names_) hashes_.push_back(hash_name(n));
     }
     Registration(const Registration&) = delete;
     Registration& operator=(const Registration&) = delete;
@@ -335,8 +356,8 @@ public:
         for (int i = 0; i < shared->nslots && head; ++i) {
             const WaitSlot& s = slots[i];
             if (!s.used || s.request >= my_request || s.database != MyDatabaseId) continue;
-            for (const std::string& n : names_)
-                if (s.name_hash == hash_name(n) && n == s.name) head = false;
+            for (std::size_t k = 0; k < names_.size(); ++k)
+                if (s.name_hash == hashes_[k] && names_[k] == s.name) head = false;
         }
         LWLockRelease(shared->lock);
         return head;
@@ -351,6 +372,7 @@ public:
 
 private:
     std::vector<std::string> names_;
+    std::vector<std::uint32_t> hashes_;
 };
 
 [[noreturn]] void throw_victim(const std::string& name, const std::string& detail) {
@@ -381,22 +403,33 @@ std::vector<WaiterCopy> copy_waiters(Oid db) {
         char owner[kOwnerSize];
         char name[kNameSize];
     };
-    std::vector<Raw> raw(static_cast<std::size_t>(shared->nslots));
+    // Sized by the used-slot count read before the lock (no allocation
+    // under it); if more slots filled up meanwhile, copy again.
+    std::vector<Raw> raw;
     std::size_t n = 0;
-    LWLockAcquire(shared->lock, LW_SHARED);
-    for (int i = 0; i < shared->nslots; ++i) {
-        const WaitSlot& s = slots[i];
-        if (!s.used || s.database != db) continue;
-        const BackendWait& b = backends[s.procno];
-        if (b.request != s.request || b.state != BackendState::waiting) continue;
-        Raw& r = raw[n++];
-        r.procno = s.procno;
-        r.request = s.request;
-        r.since = b.since;
-        std::memcpy(r.owner, b.owner, kOwnerSize);
-        std::memcpy(r.name, s.name, kNameSize);
+    for (bool complete = false; !complete;) {
+        raw.resize(pg_atomic_read_u32(&shared->used_slots) + 16);
+        n = 0;
+        complete = true;
+        LWLockAcquire(shared->lock, LW_SHARED);
+        for (int i = 0; i < shared->nslots; ++i) {
+            const WaitSlot& s = slots[i];
+            if (!s.used || s.database != db) continue;
+            const BackendWait& b = backends[s.procno];
+            if (b.request != s.request || b.state != BackendState::waiting) continue;
+            if (n == raw.size()) {
+                complete = false;
+                break;
+            }
+            Raw& r = raw[n++];
+            r.procno = s.procno;
+            r.request = s.request;
+            r.since = b.since;
+            std::memcpy(r.owner, b.owner, kOwnerSize);
+            std::memcpy(r.name, s.name, kNameSize);
+        }
+        LWLockRelease(shared->lock);
     }
-    LWLockRelease(shared->lock);
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i)
         out.push_back({raw[i].procno, raw[i].request, raw[i].owner, raw[i].name, raw[i].since});
@@ -550,6 +583,7 @@ void define_waiting() {
         "Raise the lease_queue_deep alert when more owners than this wait for one lease name.",
         nullptr, &queue_depth_alert, 10, 1, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     RegisterXactCallback(waiting_xact_callback, nullptr);
+    RegisterSubXactCallback(waiting_subxact_callback, nullptr);
     // Shared memory only exists when loaded at server start; a PGC_POSTMASTER
     // setting can only be defined then, too.
     if (!process_shared_preload_libraries_in_progress) return;
@@ -660,8 +694,9 @@ int persist_deadlocks(Spi& spi) {
         raw.push_back(r);
     }
     LWLockRelease(shared->lock);
+    SubTransactionId subxact = GetCurrentSubTransactionId();
     for (const DeadlockRecord& r : raw) {
-        claimed_records.push_back(r.id);
+        claimed_records.push_back({r.id, subxact});
         copies.push_back({r.id, r.detected_at, r.victim_pid, r.victim_owner, r.victim_name,
                           r.cycle_text, r.cycle_json, r.reason});
     }
@@ -765,6 +800,7 @@ COORD_FUNCTION(coord_pending_deadlocks) {
     init_materialized(fcinfo);
     if (shared == nullptr) return Datum(0);
     std::vector<DeadlockRecord> raw;
+    raw.reserve(kRingSize);
     LWLockAcquire(shared->lock, LW_SHARED);
     for (const DeadlockRecord& r : shared->ring)
         if (r.database == MyDatabaseId &&
