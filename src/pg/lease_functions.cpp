@@ -114,10 +114,18 @@ COORD_FUNCTION(coord_acquire) {
     auto owner = require_text(args.get_text(1), "owner", kMaxOwnerBytes);
     auto ttl = require_duration(args.get_interval(2), "ttl", kMaxLeaseTtl);
     auto wait_for = wait_for_arg(args, 3);
+    note_lease_touched(name);  // this transaction's end wakes the name's first waiter
     Spi spi;
     if (wait_for == 0) {
-        // Waits for a concurrent transaction that has the row locked, as before.
-        std::optional<Token> token = try_acquire(spi, name, owner, ttl, !someone_waits_for(name));
+        std::optional<Token> token;
+        if (!someone_waits_for(name)) {
+            token = try_acquire(spi, name, owner, ttl);
+        } else {
+            // Others are queued (FIFO): only the holder's own retry succeeds.
+            AcquireAttempt a = try_acquire_all_now(spi, {std::string(name)}, owner, ttl,
+                                                   [](std::string_view) { return false; });
+            if (a.granted) token = a.tokens.front();
+        }
         return token ? int64_datum(*token) : null_result(fcinfo);
     }
     std::optional<std::vector<Token>> tokens =
@@ -152,6 +160,7 @@ COORD_FUNCTION(coord_acquire_all) {
 COORD_FUNCTION(coord_renew) {
     Args args(fcinfo);
     auto name = lease_name_arg(args, 0);
+    note_lease_touched(name);
     auto token = token_arg(args, 1);
     auto ttl = require_duration(args.get_interval(2), "ttl", kMaxLeaseTtl);
     Spi spi;
@@ -161,6 +170,7 @@ COORD_FUNCTION(coord_renew) {
 COORD_FUNCTION(coord_release) {
     Args args(fcinfo);
     auto name = lease_name_arg(args, 0);
+    note_lease_touched(name);
     auto token = token_arg(args, 1);
     Spi spi;
     return BoolGetDatum(release(spi, name, token));
@@ -169,6 +179,7 @@ COORD_FUNCTION(coord_release) {
 COORD_FUNCTION(coord_force_release) {
     Args args(fcinfo);
     auto name = lease_name_arg(args, 0);
+    note_lease_touched(name);
     Spi spi;
     return BoolGetDatum(force_release(spi, name));
 }

@@ -11,6 +11,7 @@
 // One LWLock protects all of it.
 #pragma once
 
+#include "core/lease.hpp"
 #include "core/time.hpp"
 #include "pg/spi.hpp"
 
@@ -34,8 +35,9 @@ void require_waiting_available();
 // not take it then (FIFO), also with wait_for = 0.
 bool someone_waits_for(std::string_view name);
 
-// Called whenever this transaction locks or writes a lease row: when the
-// transaction ends (commit or abort), the head waiter of `name` is woken.
+// Called by every lease function that may change `name` (acquire, renew,
+// release, force_release, and a waiting try that locks its row): when the
+// transaction ends (commit or abort), the first waiter of `name` is woken.
 void note_lease_touched(std::string_view name);
 
 // One try at taking every name of a request.
@@ -45,6 +47,22 @@ struct AttemptResult {
     // a holder's expiry is known.
     std::optional<Micros> retry_at;
 };
+
+// One try, never blocking on a row lock, at taking every name of `names`
+// (sorted, distinct) for `owner`: all or nothing (waiting_acquire.cpp). It
+// runs in a subtransaction, so the row locks of a failed try are released at
+// once (a waiter must not hold them while it sleeps). A name is busy when
+// another owner holds it, when another transaction has its row locked, or
+// when new_holding_allowed(name) is false and `owner` does not already hold
+// it (its retry then extends the holding: same token, later expiry).
+struct AcquireAttempt {
+    bool granted = false;
+    std::vector<Token> tokens;       // one per name, when granted
+    std::optional<Micros> retry_at;  // earliest expiry among busy holdings
+};
+AcquireAttempt try_acquire_all_now(Spi& spi, const std::vector<std::string>& names,
+                                   std::string_view owner, Micros ttl,
+                                   const std::function<bool(std::string_view)>& new_holding_allowed);
 
 // Queues the request (owner, names, arrival order), calls `attempt` whenever
 // this request is at the head of every name's queue (at once, then after
