@@ -15,14 +15,18 @@ COMMENT ON TABLE coord.lease_state IS
     'never decreases, also while the lease is free. Written only through the coord.* functions.';
 SELECT pg_catalog.pg_extension_config_dump('coord.lease_state', '');
 
-CREATE FUNCTION coord.acquire(name text, owner text, ttl interval DEFAULT '1 hour')
+CREATE FUNCTION coord.acquire(name text, owner text, ttl interval DEFAULT '1 hour',
+                              wait_for interval DEFAULT '0')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'coord_acquire'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION coord.acquire(text, text, interval) IS
+COMMENT ON FUNCTION coord.acquire(text, text, interval, interval) IS
     'Take the lease `name` for `owner` until now + ttl. Returns the fencing token, or NULL while '
-    'another owner holds an unexpired lease. Called again by the holder it returns the same token '
-    'and extends the expiry; a new holding always gets a larger token than any before it.';
+    'another owner holds an unexpired lease (or, with wait_for > 0, when the wait ran out). Called '
+    'again by the holder it returns the same token and extends the expiry; a new holding always '
+    'gets a larger token than any before it. With wait_for > 0 it queues and waits (FIFO, woken '
+    'when the lease is released or expires; 40P01 when chosen as a deadlock victim); a newcomer '
+    'never takes a lease others are queued for. Waiting needs shared_preload_libraries = pg_coord.';
 
 CREATE FUNCTION coord.renew(name text, token bigint, ttl interval DEFAULT '1 hour')
 RETURNS timestamptz
@@ -71,7 +75,7 @@ COMMENT ON VIEW coord.leases IS
     'Leases with a holder: owner, fencing token, when acquired and until when, how long held so '
     'far, and whether the holding has expired (an expired lease is free for the next acquire).';
 
-GRANT EXECUTE ON FUNCTION coord.acquire(text, text, interval), coord.renew(text, bigint, interval),
+GRANT EXECUTE ON FUNCTION coord.acquire(text, text, interval, interval), coord.renew(text, bigint, interval),
     coord.release(text, bigint), coord.check_fence(text, bigint) TO coord_user;
 GRANT EXECUTE ON FUNCTION coord.force_release(text) TO coord_admin;
 GRANT SELECT ON coord.leases TO coord_user;

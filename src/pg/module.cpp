@@ -1,4 +1,5 @@
 // The library's load hook: PG_MODULE_MAGIC and _PG_init.
+#include "pg/queue_settings.hpp"  // core headers before PostgreSQL
 #include "pg/module.hpp"
 
 #include "pg/guard.hpp"
@@ -8,12 +9,9 @@ PG_MODULE_MAGIC;
 void _PG_init(void);
 }
 
-namespace coord::pg {
-void define_gucs() {}
-}  // namespace coord::pg
-
 void _PG_init(void) {
     // _PG_init may raise (duplicate GUC names, ...): nothing C++ is alive here.
-    coord::pg::define_gucs();
     coord::pg::shard_init();  // shard migrations: migration_lag GUC
+    coord::pg::define_waiting();
+    coord::pg::queue_init();  // task queue and sweep GUCs; the background worker when preloaded
 }

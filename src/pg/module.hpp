@@ -4,11 +4,9 @@
 
 namespace coord::pg {
 
-// Every backend: GUCs. Only while shared_preload_libraries is processed:
-// shared memory and the background worker.
-void define_gucs();
-
 // Shard migrations: the coord.migration_lag_alert_after GUC (src/pg/shard_alerts.cpp).
 void shard_init();
+// Waiting for leases (waiting.cpp): GUCs, shared memory, xact callback.
+void define_waiting();
 
 }  // namespace coord::pg

@@ -1,0 +1,172 @@
+// Driver of bench/queue/run: pg_coord's task queue against a hand-written
+// FOR UPDATE SKIP LOCKED queue (bench/queue/handwritten.sql), same cluster,
+// same run. Statements are prepared once per connection for both.
+//   queue_bench enqueue    coord|hand CLIENTS SECONDS           -> tasks/s
+//   queue_bench throughput coord|hand WORKERS BATCH SECONDS     -> tasks/s
+//       each worker: claim up to BATCH (one transaction), then complete
+//       each claimed task in its own transaction
+//   queue_bench latency    coord|hand CLAIMS                    -> p50 p95 (microseconds)
+//       one worker: claim one task (timed), complete it (not timed);
+//       synchronous_commit off in this session
+#include "client/pg_client.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Conn {
+    PGconn* c;
+    Conn() : c(PQconnectdb("")) {
+        if (PQstatus(c) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(c));
+    }
+    ~Conn() { PQfinish(c); }
+    void prepare(const char* name, const char* sql) {
+        PGresult* r = PQprepare(c, name, sql, 0, nullptr);
+        check(r);
+        PQclear(r);
+    }
+    // Runs a prepared statement; returns the result (caller PQclears).
+    PGresult* run(const char* name, std::initializer_list<const char*> params) {
+        std::vector<const char*> v(params);
+        PGresult* r = PQexecPrepared(c, name, static_cast<int>(v.size()), v.data(), nullptr, nullptr, 0);
+        check(r);
+        return r;
+    }
+    void exec(const char* sql) {
+        PGresult* r = PQexec(c, sql);
+        check(r);
+        PQclear(r);
+    }
+    void check(PGresult* r) {
+        auto s = PQresultStatus(r);
+        if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+            std::string m = PQresultErrorMessage(r);
+            PQclear(r);
+            throw std::runtime_error(m);
+        }
+    }
+};
+
+void prepare_all(Conn& db, bool coord) {
+    if (coord) {
+        db.prepare("enqueue", "SELECT coord.enqueue('bench', '{\"n\": 1}')");
+        db.prepare("claim", "SELECT task_id, token FROM coord.claim('bench', $1, '10 minutes', $2::int)");
+        db.prepare("complete", "SELECT coord.complete($1::bigint, $2::bigint)");
+    } else {
+        db.prepare("enqueue", "INSERT INTO hand_queue (queue, payload) VALUES ('bench', '{\"n\": 1}') RETURNING id");
+        db.prepare("claim",
+                   "UPDATE hand_queue SET state = 'processing', attempts = attempts + 1, locked_by = $1, "
+                   "       locked_until = now() + interval '10 minutes' "
+                   "WHERE id IN (SELECT id FROM hand_queue "
+                   "             WHERE queue = 'bench' AND state = 'pending' AND run_at <= now() "
+                   "             ORDER BY priority DESC, run_at, id LIMIT $2::int FOR UPDATE SKIP LOCKED) "
+                   "RETURNING id, attempts");
+        db.prepare("complete",
+                   "UPDATE hand_queue SET state = 'done', finished_at = now() "
+                   "WHERE id = $1::bigint AND state = 'processing' AND attempts = $2::int");
+    }
+}
+
+int enqueue_bench(bool coord, int clients, int seconds) {
+    std::atomic<long> done{0};
+    std::vector<std::thread> threads;
+    auto until = Clock::now() + std::chrono::seconds(seconds);
+    for (int i = 0; i < clients; ++i)
+        threads.emplace_back([&] {
+            Conn db;
+            prepare_all(db, coord);
+            long n = 0;
+            while (Clock::now() < until) {
+                PQclear(db.run("enqueue", {}));
+                ++n;
+            }
+            done += n;
+        });
+    for (auto& t : threads) t.join();
+    std::printf("%.0f\n", static_cast<double>(done) / seconds);
+    return 0;
+}
+
+int throughput_bench(bool coord, int workers, int batch, int seconds) {
+    std::atomic<long> done{0};
+    std::vector<std::thread> threads;
+    auto until = Clock::now() + std::chrono::seconds(seconds);
+    std::string batch_text = std::to_string(batch);
+    for (int i = 0; i < workers; ++i)
+        threads.emplace_back([&, i] {
+            Conn db;
+            prepare_all(db, coord);
+            std::string name = "bench-worker-" + std::to_string(i);
+            long n = 0;
+            while (Clock::now() < until) {
+                PGresult* claimed = db.run("claim", {name.c_str(), batch_text.c_str()});
+                int rows = PQntuples(claimed);
+                for (int r = 0; r < rows; ++r) {
+                    PGresult* c = db.run("complete", {PQgetvalue(claimed, r, 0), PQgetvalue(claimed, r, 1)});
+                    PQclear(c);
+                    ++n;
+                }
+                PQclear(claimed);
+                if (rows == 0) {
+                    std::fprintf(stderr, "backlog exhausted\n");
+                    break;
+                }
+            }
+            done += n;
+        });
+    for (auto& t : threads) t.join();
+    std::printf("%.0f\n", static_cast<double>(done) / seconds);
+    return 0;
+}
+
+int latency_bench(bool coord, int claims) {
+    Conn db;
+    // The claim's own work, not the WAL flush of its commit (which is the
+    // same for every backlog and dominates, noisily, on a shared machine).
+    db.exec("SET synchronous_commit = off");
+    prepare_all(db, coord);
+    std::vector<double> us;
+    us.reserve(claims);
+    for (int i = 0; i < claims; ++i) {
+        auto t0 = Clock::now();
+        PGresult* claimed = db.run("claim", {"latency-worker", "1"});
+        auto t1 = Clock::now();
+        if (PQntuples(claimed) != 1) {
+            PQclear(claimed);
+            throw std::runtime_error("backlog exhausted");
+        }
+        PQclear(db.run("complete", {PQgetvalue(claimed, 0, 0), PQgetvalue(claimed, 0, 1)}));
+        PQclear(claimed);
+        us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    }
+    std::sort(us.begin(), us.end());
+    std::printf("%.0f %.0f\n", us[us.size() / 2], us[us.size() * 95 / 100]);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        if (argc < 4) throw std::runtime_error("usage: see the header of bench/queue_bench.cpp");
+        std::string mode = argv[1];
+        bool coord = std::strcmp(argv[2], "coord") == 0;
+        if (mode == "enqueue" && argc == 5) return enqueue_bench(coord, std::stoi(argv[3]), std::stoi(argv[4]));
+        if (mode == "throughput" && argc == 6)
+            return throughput_bench(coord, std::stoi(argv[3]), std::stoi(argv[4]), std::stoi(argv[5]));
+        if (mode == "latency" && argc == 4) return latency_bench(coord, std::stoi(argv[3]));
+        throw std::runtime_error("bad arguments");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "queue_bench: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,243 @@
+-- Durable task queue with claim leases (pending -> processing -> complete |
+-- pending again | dead), attempt history, and its sweep steps.
+--
+-- Hot path: coord.tasks holds only unfinished tasks (pending, processing) and
+-- dead ones. A completed task moves to coord.tasks_complete in the transaction
+-- that completes it, and is pruned from there after coord.completed_retention.
+-- Claims use coord.tasks_due, a partial index of pending tasks only, so
+-- neither the index nor the table a claim reads grows with history.
+
+CREATE TABLE coord.tasks (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    queue            text NOT NULL,
+    state            text NOT NULL,                 -- pending, processing or dead
+    payload          jsonb NOT NULL,
+    priority         integer NOT NULL,
+    run_at           timestamptz NOT NULL,          -- pending: earliest start
+    attempts         integer NOT NULL DEFAULT 0,    -- attempts started
+    max_attempts     integer NOT NULL,
+    dedupe_key       text,
+    token            bigint NOT NULL DEFAULT 0,     -- the current (or last) claim's token
+    worker           text,                          -- processing: the claimant
+    execution_id     uuid,                          -- processing: the current attempt
+    claimed_at       timestamptz,
+    lease_expires_at timestamptz,
+    created_at       timestamptz NOT NULL,
+    finished_at      timestamptz,                   -- dead: when
+    last_error       text
+    -- No CHECK constraints: PostgreSQL re-parses them for every statement that
+    -- writes a row, and only the coord.* functions (which enforce the rules in
+    -- src/core/task.hpp) write here. Claimed fields are set exactly while
+    -- state = 'processing'.
+) WITH (fillfactor = 80);
+-- Claims: due pending tasks of a queue, highest priority first, then oldest.
+CREATE INDEX tasks_due ON coord.tasks (queue, priority DESC, run_at, id) WHERE state = 'pending';
+-- The sweep: expired and long-running claims.
+CREATE INDEX tasks_processing ON coord.tasks (lease_expires_at) WHERE state = 'processing';
+CREATE INDEX tasks_dead ON coord.tasks (id) WHERE state = 'dead';
+-- At most one unfinished task per (queue, dedupe_key).
+CREATE UNIQUE INDEX tasks_dedupe ON coord.tasks (queue, dedupe_key)
+    WHERE dedupe_key IS NOT NULL AND state <> 'dead';
+COMMENT ON TABLE coord.tasks IS
+    'Unfinished tasks (pending, processing) and dead-lettered ones. Completed tasks move to '
+    'coord.tasks_complete. Written only through the coord.* task functions and the sweep.';
+SELECT pg_catalog.pg_extension_config_dump('coord.tasks', '');
+SELECT pg_catalog.pg_extension_config_dump('coord.tasks_id_seq', '');
+
+CREATE TABLE coord.tasks_complete (
+    id           bigint PRIMARY KEY,
+    queue        text NOT NULL,
+    payload      jsonb NOT NULL,
+    priority     integer NOT NULL,
+    attempts     integer NOT NULL,
+    max_attempts integer NOT NULL,
+    dedupe_key   text,
+    token        bigint NOT NULL,                  -- the claim that completed it
+    created_at   timestamptz NOT NULL,
+    completed_at timestamptz NOT NULL,
+    -- The completing attempt (the earlier ones are in coord.task_attempts).
+    execution_id uuid NOT NULL,
+    worker       text NOT NULL,
+    started_at   timestamptz NOT NULL,
+    result       jsonb
+);
+-- Completion times only grow: a BRIN index finds what to prune at almost no
+-- cost per completion.
+CREATE INDEX tasks_complete_completed_at ON coord.tasks_complete USING brin (completed_at);
+COMMENT ON TABLE coord.tasks_complete IS
+    'Completed tasks, moved out of coord.tasks when completed, with the completing attempt '
+    '(execution_id, worker, started_at, result); pruned by the sweep after '
+    'coord.completed_retention (default 7 days), together with their earlier attempts.';
+SELECT pg_catalog.pg_extension_config_dump('coord.tasks_complete', '');
+
+CREATE TABLE coord.task_attempts (
+    task_id      bigint NOT NULL,
+    attempt      integer NOT NULL,
+    token        bigint NOT NULL,
+    execution_id uuid NOT NULL,
+    worker       text NOT NULL,
+    started_at   timestamptz NOT NULL,
+    ended_at     timestamptz NOT NULL,
+    outcome      text NOT NULL,                    -- failed or expired
+    error        text,
+    result       jsonb,
+    PRIMARY KEY (task_id, attempt)
+);
+COMMENT ON TABLE coord.task_attempts IS
+    'One row per failed attempt (failed, or expired: the claim ran out and the sweep requeued '
+    'the task). The attempt in progress is in coord.tasks, the completing one in '
+    'coord.tasks_complete; coord.task() shows them all. Kept as long as the task.';
+SELECT pg_catalog.pg_extension_config_dump('coord.task_attempts', '');
+
+CREATE FUNCTION coord.enqueue(queue text, payload jsonb, run_at timestamptz DEFAULT NULL,
+                              priority integer DEFAULT 0, max_attempts integer DEFAULT 5,
+                              dedupe_key text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'coord_enqueue'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text) IS
+    'Add a task to `queue` and return its id. run_at: earliest start (default now); priority: '
+    'higher first; max_attempts: attempts before dead-lettering. With dedupe_key, while a task of '
+    'the queue with that key is pending or processing, its id is returned and nothing is added.';
+
+CREATE FUNCTION coord.claim(queue text, worker text, lease interval DEFAULT '10 minutes',
+                            batch integer DEFAULT 1)
+RETURNS TABLE (task_id bigint, payload jsonb, attempt integer, token bigint, execution_id uuid)
+AS 'MODULE_PATHNAME', 'coord_claim'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 1;
+COMMENT ON FUNCTION coord.claim(text, text, interval, integer) IS
+    'Claim up to `batch` due tasks of `queue` for `worker` until now + lease: highest priority '
+    'first, then oldest. Never gives a task to two claimants; concurrent claimers skip each '
+    'other''s rows instead of waiting. Pass task_id and token to heartbeat, complete or fail.';
+
+CREATE FUNCTION coord.heartbeat(task_id bigint, token bigint, extend interval DEFAULT '10 minutes')
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'coord_heartbeat'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION coord.heartbeat(bigint, bigint, interval) IS
+    'Extend the claim `token` of a task to now + extend; returns the new expiry. CO001 '
+    '(lease_lost) when the claim was lost (requeued after it expired, or finished).';
+
+CREATE FUNCTION coord.complete(task_id bigint, token bigint, result jsonb DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_complete'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION coord.complete(bigint, bigint, jsonb) IS
+    'Mark the task complete under claim `token`, keeping `result` in its attempt history: true. '
+    'Repeating the same completion returns false and changes nothing. CO001 (lease_lost) when '
+    'token is not the task''s current claim. Call it in the transaction of the task''s own writes '
+    'so that they commit together.';
+
+CREATE FUNCTION coord.fail(task_id bigint, token bigint, error text, retry_in interval DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'coord_fail'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION coord.fail(bigint, bigint, text, interval) IS
+    'Record a failed attempt under claim `token` and return the new state: pending (again after '
+    'retry_in, or by default after exponential backoff with jitter: 1 s doubling per attempt, '
+    'capped at 1 hour) or dead once max_attempts attempts were made. CO001 when token is not the '
+    'current claim.';
+
+CREATE FUNCTION coord.retry_dead(task_id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_retry_dead'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION coord.retry_dead(bigint) IS
+    'Administrators only (coord_admin): make a dead task pending again, due now, with one more '
+    'attempt if its attempts were used up. True when a dead task was revived; false when the task '
+    'is not dead. CO003 when another unfinished task of the queue has the same dedupe_key.';
+
+CREATE FUNCTION coord.task(task_id bigint)
+RETURNS TABLE (id bigint, queue text, state text, payload jsonb, priority integer,
+               run_at timestamptz, attempts integer, max_attempts integer, dedupe_key text,
+               token bigint, worker text, execution_id uuid, claimed_at timestamptz,
+               lease_expires_at timestamptz, created_at timestamptz, finished_at timestamptz,
+               last_error text, result jsonb, attempt_history jsonb)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF task.task_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'task_id must not be NULL';
+    END IF;
+    RETURN QUERY
+    WITH ended AS (
+        SELECT a.attempt, a.execution_id, a.worker, a.token, a.started_at, a.ended_at,
+               a.outcome, a.error, NULL::jsonb AS result
+        FROM coord.task_attempts a WHERE a.task_id = task.task_id
+        UNION ALL
+        SELECT c.attempts, c.execution_id, c.worker, c.token, c.started_at, c.completed_at,
+               'complete', NULL, c.result
+        FROM coord.tasks_complete c WHERE c.id = task.task_id
+        UNION ALL
+        SELECT p.attempts, p.execution_id, p.worker, p.token, p.claimed_at, NULL,
+               'running', NULL, NULL
+        FROM coord.tasks p WHERE p.id = task.task_id AND p.state = 'processing'
+    ), history AS (
+        SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                   'attempt', e.attempt, 'execution_id', e.execution_id, 'worker', e.worker,
+                   'token', e.token, 'started_at', e.started_at, 'ended_at', e.ended_at,
+                   'outcome', e.outcome, 'error', e.error, 'result', e.result)
+                   ORDER BY e.attempt), '[]'::jsonb) AS attempts
+        FROM ended e
+    )
+    SELECT t.id, t.queue, t.state, t.payload, t.priority, t.run_at, t.attempts, t.max_attempts,
+           t.dedupe_key, t.token, t.worker, t.execution_id, t.claimed_at, t.lease_expires_at,
+           t.created_at, t.finished_at, t.last_error, NULL::jsonb, h.attempts
+    FROM coord.tasks t, history h WHERE t.id = task.task_id
+    UNION ALL
+    SELECT c.id, c.queue, 'complete', c.payload, c.priority, NULL, c.attempts, c.max_attempts,
+           c.dedupe_key, c.token, c.worker, c.execution_id, c.started_at, NULL, c.created_at,
+           c.completed_at, NULL, c.result, h.attempts
+    FROM coord.tasks_complete c, history h WHERE c.id = task.task_id;
+END
+$$;
+COMMENT ON FUNCTION coord.task(bigint) IS
+    'The whole record of a task, whatever its state (no row if it never existed or was pruned): '
+    'its fields, the result of the attempt that completed it, and attempt_history, a JSON array '
+    'of every attempt (attempt, execution_id, worker, token, started_at, ended_at, outcome '
+    '[running, complete, failed, expired], error, result).';
+
+CREATE VIEW coord.queue_stats AS
+WITH settings AS (
+    SELECT pg_catalog.clock_timestamp() AS now,
+           COALESCE(pg_catalog.current_setting('coord.task_stuck_alert_after', true), '30min')::interval
+               AS stuck_after
+), active AS (
+    SELECT t.queue,
+           count(*) FILTER (WHERE t.state = 'pending') AS pending,
+           count(*) FILTER (WHERE t.state = 'pending' AND t.run_at <= s.now) AS due,
+           count(*) FILTER (WHERE t.state = 'processing') AS processing,
+           count(*) FILTER (WHERE t.state = 'dead') AS dead,
+           s.now - min(t.run_at) FILTER (WHERE t.state = 'pending' AND t.run_at <= s.now)
+               AS oldest_due_age,
+           count(*) FILTER (WHERE t.state = 'processing' AND t.claimed_at < s.now - s.stuck_after)
+               AS stuck_processing
+    FROM coord.tasks t CROSS JOIN settings s
+    GROUP BY t.queue, s.now
+), done AS (
+    SELECT c.queue, count(*) AS complete FROM coord.tasks_complete c GROUP BY c.queue
+)
+SELECT COALESCE(a.queue, d.queue) AS queue,
+       COALESCE(a.pending, 0) AS pending,
+       COALESCE(a.due, 0) AS due,
+       COALESCE(a.processing, 0) AS processing,
+       COALESCE(d.complete, 0) AS complete,
+       COALESCE(a.dead, 0) AS dead,
+       a.oldest_due_age,
+       COALESCE(a.stuck_processing, 0) AS stuck_processing
+FROM active a FULL JOIN done d ON d.queue = a.queue;
+COMMENT ON VIEW coord.queue_stats IS
+    'Per queue: pending tasks, due ones (pending and run_at reached), processing, complete (kept '
+    'for coord.completed_retention), dead, the age of the oldest due task, and processing tasks '
+    'claimed longer ago than coord.task_stuck_alert_after.';
+
+GRANT EXECUTE ON FUNCTION
+    coord.enqueue(text, jsonb, timestamptz, integer, integer, text),
+    coord.claim(text, text, interval, integer),
+    coord.heartbeat(bigint, bigint, interval),
+    coord.complete(bigint, bigint, jsonb),
+    coord.fail(bigint, bigint, text, interval),
+    coord.task(bigint) TO coord_user;
+GRANT EXECUTE ON FUNCTION coord.retry_dead(bigint) TO coord_admin;
+GRANT SELECT ON coord.queue_stats TO coord_user;

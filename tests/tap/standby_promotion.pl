@@ -1,0 +1,81 @@
+# The background worker on a streaming standby: it idles while the server
+# is in recovery (it never tries to write), and after promotion it starts
+# sweeping without a restart: it requeues a claim that expired while the
+# server was still a standby.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_coord'
+coord.sweep_interval = '100ms'
+});
+$primary->start;
+$primary->safe_psql('postgres', 'CREATE EXTENSION pg_coord');
+$primary->backup('base');
+
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+$standby->start;
+
+# A worker claims a task on the primary, then the primary goes away before
+# the claim expires.
+my $id = $primary->safe_psql('postgres', "SELECT coord.enqueue('jobs', '{\"n\": 1}')");
+my $token = $primary->safe_psql('postgres',
+    "SELECT token FROM coord.claim('jobs', 'doomed-worker', lease => '5 seconds')");
+is($token, '1', 'the task was claimed on the primary');
+$primary->wait_for_catchup($standby);
+$primary->stop('immediate');
+
+is($standby->safe_psql('postgres', "SELECT state FROM coord.tasks WHERE id = $id"),
+    'processing', 'the claim is replicated to the standby');
+
+my $sweeper_pid_query =
+  "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_coord sweeper'";
+ok($standby->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($sweeper_pid_query) s"),
+    'the background worker runs on the standby');
+my $pid_before = $standby->safe_psql('postgres', $sweeper_pid_query);
+
+# The claim expires while the server is still a standby: nothing happens.
+ok($standby->poll_query_until('postgres',
+        "SELECT lease_expires_at < clock_timestamp() FROM coord.tasks WHERE id = $id"),
+    'the claim has expired on the standby');
+is($standby->safe_psql('postgres', "SELECT state FROM coord.tasks WHERE id = $id"),
+    'processing', 'the expired claim is left alone while in recovery');
+my $log = slurp_file($standby->logfile);
+like($log, qr/pg_coord sweeper: server is in recovery \(standby\): idle until promotion/,
+    'the worker logged that it idles in recovery');
+unlike($log, qr/pg_coord sweeper: sweep failed/, 'the worker never tried to sweep in recovery');
+
+# Promotion: the same worker process starts sweeping and requeues the claim.
+$standby->promote;
+ok($standby->poll_query_until('postgres',
+        "SELECT state = 'pending' FROM coord.tasks WHERE id = $id"),
+    'after promotion the expired claim was requeued');
+is($standby->safe_psql('postgres', $sweeper_pid_query), $pid_before,
+    'by the same background worker process (no restart)');
+is($standby->safe_psql('postgres',
+        "SELECT a ->> 'outcome' || ' ' || (a ->> 'worker') FROM coord.task($id) t, "
+          . "jsonb_array_elements(t.attempt_history) a"),
+    'expired doomed-worker', 'the expired attempt is in the history');
+$log = slurp_file($standby->logfile);
+like($log, qr/pg_coord sweeper: sweeping database "postgres"/, 'the worker logged that it started sweeping');
+like($log, qr/pg_coord sweeper: \{[^\n]*"tasks_requeued": 1/, 'the worker logged the requeue');
+
+# The promoted server's queue works: the task is claimed again with a new token.
+$standby->safe_psql('postgres', "UPDATE coord.tasks SET run_at = clock_timestamp() WHERE id = $id");
+is($standby->safe_psql('postgres', "SELECT token FROM coord.claim('jobs', 'new-worker')"),
+    '2', 'the task is claimed again with a larger token');
+
+# SIGTERM ends the worker promptly; the postmaster restarts it (bgw_restart_time).
+$standby->safe_psql('postgres', "SELECT pg_terminate_backend($pid_before)");
+ok($standby->poll_query_until('postgres',
+        "SELECT count(*) = 1 FROM ($sweeper_pid_query) s WHERE pid <> $pid_before"),
+    'after SIGTERM the worker exited and was started again');
+
+$standby->stop;
+done_testing();
