@@ -108,13 +108,16 @@ void sweeper_loop() {
     Mode mode = Mode::starting;
     std::string database = worker_database();
     for (;;) {
-        pg_call([] {
+        bool reloaded = pg_call([] {
             CHECK_FOR_INTERRUPTS();
-            if (ConfigReloadPending) {
-                ConfigReloadPending = false;
-                ProcessConfigFile(PGC_SIGHUP);
-            }
+            if (!ConfigReloadPending) return false;
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+            return true;
         });
+        if (reloaded)
+            log_line(LOG, fmt::format("pg_coord sweeper: configuration reloaded, sweep interval {} ms",
+                                      sweep_interval() / 1000));
         bool in_recovery = pg_call([] { return RecoveryInProgress(); });
         if (in_recovery) {
             if (mode != Mode::recovery)
