@@ -6,8 +6,9 @@
 //   * loop: one sweep, then WaitLatch(WL_LATCH_SET | WL_TIMEOUT |
 //     WL_EXIT_ON_PM_DEATH) for coord.sweep_interval, ResetLatch,
 //     CHECK_FOR_INTERRUPTS, reload config when asked;
-//   * each sweep runs in its own transaction; an error is caught, logged,
-//     the transaction aborted cleanly, and the loop goes on;
+//   * each sweep runs in its own transaction, with lock_timeout =
+//     max(sweep interval, 1 s); an error is caught, logged, the transaction
+//     aborted cleanly, and the loop goes on;
 //   * nothing is done while RecoveryInProgress(): on a standby it idles, and
 //     after promotion it starts sweeping without a restart;
 //   * without the extension in coord.database it idles and checks again at
@@ -18,6 +19,8 @@
 #include "pg/datum.hpp"
 #include "pg/queue_settings.hpp"
 #include "pg/sweep.hpp"
+
+#include <algorithm>
 
 extern "C" {
 #include "access/xlog.h"
@@ -69,6 +72,16 @@ SweepOutcome sweep_once() {
             StartTransactionCommand();
             PushActiveSnapshot(GetTransactionSnapshot());
             pgstat_report_activity(STATE_RUNNING, "pg_coord sweep");
+        });
+        // Never wait long for a lock another session holds (a coord.sweep()
+        // in a long transaction, a row being changed): that sweep or step
+        // fails with lock_timeout, is logged, and the next one tries again.
+        std::string lock_timeout =
+            std::to_string(std::max<Micros>(sweep_interval(), kMicrosPerSecond) / 1000);
+        const char* lock_timeout_text = lock_timeout.c_str();
+        pg_call([&] {
+            set_config_option("lock_timeout", lock_timeout_text, PGC_SUSET, PGC_S_SESSION,
+                              GUC_ACTION_LOCAL, true, 0, false);
         });
         {
             Spi spi;

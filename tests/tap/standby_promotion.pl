@@ -103,15 +103,10 @@ $standby->safe_psql('postgres', "SELECT pg_terminate_backend($pid_before)");
 ok($standby->poll_query_until('postgres',
         "SELECT count(*) = 1 FROM ($sweeper_pid_query) s WHERE pid <> $pid_before"),
     'after SIGTERM the worker exited and was started again');
-my $pid_after = $standby->safe_psql('postgres', $sweeper_pid_query);
 
-# A whole sweep that fails (here: lock_timeout while another session holds
-# the sweep lock) is rolled back and logged, and the loop goes on.
-$standby->safe_psql('postgres', "ALTER DATABASE postgres SET lock_timeout = '100ms'");
-$standby->safe_psql('postgres', "SELECT pg_terminate_backend($pid_after)");
-ok($standby->poll_query_until('postgres',
-        "SELECT count(*) = 1 FROM ($sweeper_pid_query) s WHERE pid <> $pid_after"),
-    'the worker restarted with lock_timeout');
+# A whole sweep that fails (here: the sweep lock is held by another session
+# longer than the worker's lock_timeout) is rolled back and logged, and the
+# loop goes on.
 my $holder = $standby->background_psql('postgres');
 $holder->query_safe("SELECT pg_advisory_lock(8099739131436803440)");
 ok($standby->wait_for_log(
