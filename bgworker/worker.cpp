@@ -116,7 +116,9 @@ SweepOutcome sweep_once() {
     return outcome;
 }
 
-// The loop; returns only through proc_exit (SIGTERM, postmaster death).
+// The loop; returns when coord.database changed (the caller exits with 1 so
+// that the postmaster restarts the worker), otherwise ends only through
+// proc_exit (SIGTERM, postmaster death).
 void sweeper_loop() {
     Mode mode = Mode::starting;
     std::string database = worker_database();
@@ -128,9 +130,18 @@ void sweeper_loop() {
             ProcessConfigFile(PGC_SIGHUP);
             return true;
         });
-        if (reloaded)
+        if (reloaded) {
             log_line(LOG, fmt::format("pg_coord sweeper: configuration reloaded, sweep interval {} ms",
                                       sweep_interval() / 1000));
+            // A backend stays connected to one database: exit, and the
+            // postmaster starts the worker again (bgw_restart_time) there.
+            if (database != worker_database()) {
+                log_line(LOG, fmt::format("pg_coord sweeper: coord.database changed from \"{}\" to "
+                                          "\"{}\": restarting",
+                                          database, worker_database()));
+                return;
+            }
+        }
         bool in_recovery = pg_call([] { return RecoveryInProgress(); });
         if (in_recovery) {
             if (mode != Mode::recovery)
@@ -207,5 +218,5 @@ void coord_sweeper_main(Datum) {
         failed = true;
     }
     if (failed) ereport(FATAL, (errmsg("pg_coord sweeper stopped: %s", message)));
-    proc_exit(0);
+    proc_exit(1);  // restarted by the postmaster after bgw_restart_time
 }

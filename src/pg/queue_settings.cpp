@@ -19,8 +19,10 @@ void queue_init() {
     DefineCustomStringVariable(
         "coord.database", "Database the pg_coord background worker sweeps.",
         "The extension must be installed there; until it is, the worker idles and checks again "
-        "every sweep interval. Changing it needs a server restart.",
-        &database_setting, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+        "every sweep interval. On a reload that changes it the worker restarts to connect there.",
+        // Not PGC_POSTMASTER: such a GUC can only be defined while preloading,
+        // and the library must also load (and define its GUCs) without that.
+        &database_setting, "postgres", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "coord.sweep_interval", "Time between two sweeps of the pg_coord background worker.",
         nullptr, &sweep_interval_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,

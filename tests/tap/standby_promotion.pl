@@ -3,8 +3,9 @@
 # sweeping without a restart: it requeues a claim that expired while the
 # server was still a standby. Then, on the promoted server: SIGHUP reloads
 # its settings, a failing sweep step and a failing whole sweep are rolled
-# back and logged while the loop goes on, and SIGTERM ends it (the
-# postmaster starts it again).
+# back and logged while the loop goes on, SIGTERM ends it (the postmaster
+# starts it again), and a changed coord.database moves it to a database
+# without the extension, where it idles.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -120,6 +121,20 @@ $standby->safe_psql('postgres',
 ok($standby->poll_query_until('postgres',
         "SELECT state = 'pending' AND attempts = 3 FROM coord.tasks WHERE id = $id"),
     'after the failed sweeps the worker sweeps again');
+
+# coord.database changed on reload: the worker restarts there; without the
+# extension in that database it idles and says so.
+$standby->safe_psql('postgres', "CREATE DATABASE other");
+$standby->safe_psql('postgres', "ALTER SYSTEM SET coord.database = 'other'");
+$standby->reload;
+ok($standby->wait_for_log(qr/pg_coord sweeper: coord.database changed from "postgres" to "other": restarting/),
+    'a changed coord.database restarts the worker');
+ok($standby->wait_for_log(
+        qr/pg_coord sweeper: extension pg_coord is not installed in database "other": idle, checking every sweep/),
+    'in a database without the extension the worker idles');
+ok($standby->poll_query_until('postgres',
+        "SELECT datname = 'other' FROM pg_stat_activity WHERE backend_type = 'pg_coord sweeper'"),
+    'the worker is connected to the new database');
 
 $standby->stop;
 done_testing();
