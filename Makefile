@@ -10,11 +10,11 @@ OBJS = $(SRCS:.cpp=.o)
 MODULEDIR = extension
 DATA = extension/pg_coord.control
 DATA_built = extension/pg_coord--0.1.sql
-EXTRA_CLEAN = $(OBJS)
+EXTRA_CLEAN = $(OBJS) $(OBJS:.o=.d)
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src
-PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
+PG_CXXFLAGS = -MMD -MP -std=c++17 -fPIC -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
 SHLIB_LINK = -lfmt -lstdc++
 
 # No LLVM bitcode for JIT inlining: it would need clang for C++ sources.
@@ -25,3 +25,7 @@ include $(PGXS)
 
 extension/pg_coord--0.1.sql: $(sort $(wildcard extension/sql/*.sql))
 	cat $^ > $@
+
+# Rebuild an object when a header it includes changed (PGXS does not track
+# header dependencies by itself).
+-include $(OBJS:.o=.d)

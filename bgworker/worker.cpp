@@ -6,8 +6,9 @@
 //   * loop: one sweep, then WaitLatch(WL_LATCH_SET | WL_TIMEOUT |
 //     WL_EXIT_ON_PM_DEATH) for coord.sweep_interval, ResetLatch,
 //     CHECK_FOR_INTERRUPTS, reload config when asked;
-//   * each sweep runs in its own transaction; an error is caught, logged,
-//     the transaction aborted cleanly, and the loop goes on;
+//   * each sweep runs in its own transaction, with lock_timeout =
+//     max(sweep interval, 1 s); an error is caught, logged, the transaction
+//     aborted cleanly, and the loop goes on;
 //   * nothing is done while RecoveryInProgress(): on a standby it idles, and
 //     after promotion it starts sweeping without a restart;
 //   * without the extension in coord.database it idles and checks again at
@@ -18,6 +19,8 @@
 #include "pg/datum.hpp"
 #include "pg/queue_settings.hpp"
 #include "pg/sweep.hpp"
+
+#include <algorithm>
 
 extern "C" {
 #include "access/xlog.h"
@@ -70,6 +73,16 @@ SweepOutcome sweep_once() {
             PushActiveSnapshot(GetTransactionSnapshot());
             pgstat_report_activity(STATE_RUNNING, "pg_coord sweep");
         });
+        // Never wait long for a lock another session holds (a coord.sweep()
+        // in a long transaction, a row being changed): that sweep or step
+        // fails with lock_timeout, is logged, and the next one tries again.
+        std::string lock_timeout =
+            std::to_string(std::max<Micros>(sweep_interval(), kMicrosPerSecond) / 1000);
+        const char* lock_timeout_text = lock_timeout.c_str();
+        pg_call([&] {
+            set_config_option("lock_timeout", lock_timeout_text, PGC_SUSET, PGC_S_SESSION,
+                              GUC_ACTION_LOCAL, true, 0, false);
+        });
         {
             Spi spi;
             static Statement installed(
@@ -103,18 +116,32 @@ SweepOutcome sweep_once() {
     return outcome;
 }
 
-// The loop; returns only through proc_exit (SIGTERM, postmaster death).
+// The loop; returns when coord.database changed (the caller exits with 1 so
+// that the postmaster restarts the worker), otherwise ends only through
+// proc_exit (SIGTERM, postmaster death).
 void sweeper_loop() {
     Mode mode = Mode::starting;
     std::string database = worker_database();
     for (;;) {
-        pg_call([] {
+        bool reloaded = pg_call([] {
             CHECK_FOR_INTERRUPTS();
-            if (ConfigReloadPending) {
-                ConfigReloadPending = false;
-                ProcessConfigFile(PGC_SIGHUP);
-            }
+            if (!ConfigReloadPending) return false;
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+            return true;
         });
+        if (reloaded) {
+            log_line(LOG, fmt::format("pg_coord sweeper: configuration reloaded, sweep interval {} ms",
+                                      sweep_interval() / 1000));
+            // A backend stays connected to one database: exit, and the
+            // postmaster starts the worker again (bgw_restart_time) there.
+            if (database != worker_database()) {
+                log_line(LOG, fmt::format("pg_coord sweeper: coord.database changed from \"{}\" to "
+                                          "\"{}\": restarting",
+                                          database, worker_database()));
+                return;
+            }
+        }
         bool in_recovery = pg_call([] { return RecoveryInProgress(); });
         if (in_recovery) {
             if (mode != Mode::recovery)
@@ -191,5 +218,5 @@ void coord_sweeper_main(Datum) {
         failed = true;
     }
     if (failed) ereport(FATAL, (errmsg("pg_coord sweeper stopped: %s", message)));
-    proc_exit(0);
+    proc_exit(1);  // restarted by the postmaster after bgw_restart_time
 }

@@ -29,7 +29,11 @@ CREATE TABLE coord.tasks (
     -- writes a row, and only the coord.* functions (which enforce the rules in
     -- src/core/task.hpp) write here. Claimed fields are set exactly while
     -- state = 'processing'.
-) WITH (fillfactor = 80);
+) WITH (fillfactor = 80,
+       -- Every claimed task leaves a dead entry at the front of tasks_due until
+       -- vacuumed, and claims scan past them: vacuum this table early and fast.
+       autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000,
+       autovacuum_vacuum_cost_delay = 1);
 -- Claims: due pending tasks of a queue, highest priority first, then oldest.
 CREATE INDEX tasks_due ON coord.tasks (queue, priority DESC, run_at, id) WHERE state = 'pending';
 -- The sweep: expired and long-running claims.
@@ -63,7 +67,8 @@ CREATE TABLE coord.tasks_complete (
 );
 -- Completion times only grow: a BRIN index finds what to prune at almost no
 -- cost per completion.
-CREATE INDEX tasks_complete_completed_at ON coord.tasks_complete USING brin (completed_at);
+CREATE INDEX tasks_complete_completed_at ON coord.tasks_complete USING brin (completed_at)
+    WITH (autosummarize = on);
 COMMENT ON TABLE coord.tasks_complete IS
     'Completed tasks, moved out of coord.tasks when completed, with the completing attempt '
     '(execution_id, worker, started_at, result); pruned by the sweep after '

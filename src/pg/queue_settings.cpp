@@ -16,15 +16,13 @@ int completed_retention_s = 7 * 24 * 3600;
 }  // namespace
 
 void queue_init() {
-    // A PGC_POSTMASTER setting can only be defined while shared_preload_libraries
-    // is processed (later, PostgreSQL raises FATAL): without preloading there
-    // is no background worker to configure anyway.
-    if (process_shared_preload_libraries_in_progress)
-        DefineCustomStringVariable(
-            "coord.database", "Database the pg_coord background worker sweeps.",
-            "The extension must be installed there; until it is, the worker idles and checks again "
-            "every sweep interval. Changing it needs a server restart.",
-            &database_setting, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "coord.database", "Database the pg_coord background worker sweeps.",
+        "The extension must be installed there; until it is, the worker idles and checks again "
+        "every sweep interval. On a reload that changes it the worker restarts to connect there.",
+        // Not PGC_POSTMASTER: such a GUC can only be defined while preloading,
+        // and the library must also load (and define its GUCs) without that.
+        &database_setting, "postgres", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "coord.sweep_interval", "Time between two sweeps of the pg_coord background worker.",
         nullptr, &sweep_interval_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,

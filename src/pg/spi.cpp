@@ -31,14 +31,15 @@ Param datum_param(Oid type, std::optional<Datum> value) {
     return {type, value.value_or(Datum(0)), !value};
 }
 
-Statement::Statement(const char* sql, std::initializer_list<Oid> types)
-    : sql_(sql), count_(static_cast<int>(types.size())) {
+Statement::Statement(const char* sql, std::initializer_list<Oid> types, bool generic_plan)
+    : sql_(sql), count_(static_cast<int>(types.size())), generic_plan_(generic_plan) {
     std::copy(types.begin(), types.begin() + std::min<int>(count_, kMaxParams), types_);
 }
 
 SPIPlanPtr Statement::plan() {
     if (plan_ != nullptr) return plan_;
-    SPIPlanPtr prepared = pg_call([&] { return SPI_prepare(sql_, count_, types_); });
+    int options = generic_plan_ ? CURSOR_OPT_GENERIC_PLAN : 0;
+    SPIPlanPtr prepared = pg_call([&] { return SPI_prepare_cursor(sql_, count_, types_, options); });
     if (prepared == nullptr)
         throw Error(sqlstate::internal_error,
                     fmt::format("pg_coord could not prepare a statement: {}",

@@ -30,7 +30,10 @@ Param datum_param(Oid type, std::optional<Datum> value);
 class Statement {
 public:
     static constexpr int kMaxParams = 16;
-    Statement(const char* sql, std::initializer_list<Oid> types);
+    // generic_plan: always use the generic plan (CURSOR_OPT_GENERIC_PLAN), for
+    // hot statements whose generic plan is known good; otherwise the plan
+    // cache may re-plan a custom plan on every execution.
+    Statement(const char* sql, std::initializer_list<Oid> types, bool generic_plan = false);
     SPIPlanPtr plan();
     const char* sql() const { return sql_; }
 
@@ -38,6 +41,7 @@ private:
     const char* sql_;
     Oid types_[kMaxParams];
     int count_;
+    bool generic_plan_;
     SPIPlanPtr plan_ = nullptr;
 };
 

@@ -79,7 +79,7 @@ std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
     static Statement insert_plain(
         "INSERT INTO coord.tasks (queue, state, payload, priority, run_at, max_attempts, created_at) "
         "VALUES ($1, 'pending', $2, $3, $4, $5, $6) RETURNING id",
-        {TEXTOID, kJsonb, INT4OID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID});
+        {TEXTOID, kJsonb, INT4OID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}, /*generic_plan=*/true);
     static Statement insert(
         "INSERT INTO coord.tasks (queue, state, payload, priority, run_at, max_attempts, "
         "                         dedupe_key, created_at) "
@@ -127,7 +127,7 @@ std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::stri
         "  ORDER BY priority DESC, run_at, id "
         "  LIMIT $5 FOR UPDATE SKIP LOCKED)) "
         "RETURNING t.id, t.payload, t.attempts, t.token, t.execution_id, t.priority, t.run_at",
-        {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID});
+        {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID}, /*generic_plan=*/true);
     std::uint64_t n = spi.run(claim, {text_param(queue), text_param(worker), timestamptz_param(now),
                                       timestamptz_param(now + lease), int32_param(batch)});
     std::vector<ClaimedTask> claimed;
@@ -152,7 +152,7 @@ Micros heartbeat_task(Spi& spi, std::int64_t task_id, std::int64_t token, Micros
     static Statement extend_claim(
         "UPDATE coord.tasks SET lease_expires_at = $3 "
         "WHERE id = $1 AND state = 'processing' AND token = $2",
-        {INT8OID, INT8OID, TIMESTAMPTZOID});
+        {INT8OID, INT8OID, TIMESTAMPTZOID}, /*generic_plan=*/true);
     Micros expires_at = now + extend;
     if (spi.run(extend_claim, {int64_param(task_id), int64_param(token), timestamptz_param(expires_at)}) == 1)
         return expires_at;
@@ -173,7 +173,7 @@ bool complete_task(Spi& spi, std::int64_t task_id, std::int64_t token, std::opti
         "                                  execution_id, worker, started_at, result) "
         "SELECT id, queue, payload, priority, attempts, max_attempts, dedupe_key, token, "
         "       created_at, $4, execution_id, worker, claimed_at, $3 FROM moved",
-        {INT8OID, INT8OID, kJsonb, TIMESTAMPTZOID});
+        {INT8OID, INT8OID, kJsonb, TIMESTAMPTZOID}, /*generic_plan=*/true);
     if (spi.run(move, {int64_param(task_id), int64_param(token), datum_param(kJsonb, result),
                        timestamptz_param(now)}) == 1)
         return true;
