@@ -1,5 +1,7 @@
 #include "core/wait_graph.hpp"
 
+#include "core/json.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -179,26 +181,6 @@ std::string describe_cycle(const WaitCycle& cycle) {
         if (!out.empty()) out += " -> ";
         out += fmt::format("\"{}\" waits for \"{}\" {} \"{}\"", e.waiter, e.name,
                            e.kind == WaitEdge::Kind::held ? "held by" : "queued behind", e.holder);
-    }
-    return out;
-}
-
-std::string json_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size() + 2);
-    for (char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20)
-                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-                else
-                    out += c;
-        }
     }
     return out;
 }

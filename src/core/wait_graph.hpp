@@ -114,6 +114,5 @@ WaitCycle rotate_cycle(const WaitCycle& cycle, std::size_t first);
 std::string describe_cycle(const WaitCycle& cycle);
 // [{"waiter":"w1","name":"db-02","holder":"w2","edge":"held"}, ...]
 std::string cycle_json(const WaitCycle& cycle);
-std::string json_escape(std::string_view text);
 
 }  // namespace coord

@@ -93,16 +93,6 @@ std::optional<LeaseRecord> record_from(const RawLeaseRow& row) {
     return record;
 }
 
-std::optional<LeaseRecord> record_from(const std::optional<Row>& row) {
-    if (!row) return std::nullopt;
-    LeaseRecord record;
-    record.owner = row->get_text(1);
-    record.token = row->get_int64(2).value_or(0);
-    record.acquired_at = row->get_timestamptz(3).value_or(0);
-    record.expires_at = row->get_timestamptz(4).value_or(0);
-    return record;
-}
-
 std::optional<Micros> holding_time(const LeaseRecord& r, Micros t) {
     return r.owner ? std::optional<Micros>(t) : std::nullopt;
 }
@@ -115,7 +105,8 @@ bool compare_and_set(Spi& spi, std::string_view name, const LeaseRecord& seen,
         "WHERE name = $1 AND token = $6 AND owner IS NOT DISTINCT FROM $7 "
         "AND expires_at IS NOT DISTINCT FROM $8",
         {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, TEXTOID,
-         TIMESTAMPTZOID});
+         TIMESTAMPTZOID},
+        /*generic_plan=*/true);
     return spi.run(update, {text_param(name), text_param(next.owner), int64_param(next.token),
                             timestamptz_param(holding_time(next, next.acquired_at)),
                             timestamptz_param(holding_time(next, next.expires_at)),
@@ -128,7 +119,7 @@ bool insert_first(Spi& spi, std::string_view name, const LeaseRecord& next) {
     static Statement insert(
         "INSERT INTO coord.lease_state (name, owner, token, acquired_at, expires_at) "
         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
-        {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID});
+        {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}, /*generic_plan=*/true);
     return spi.run(insert, {text_param(name), text_param(next.owner), int64_param(next.token),
                             timestamptz_param(next.acquired_at),
                             timestamptz_param(next.expires_at)}) == 1;
@@ -169,13 +160,27 @@ LeaseRecord freed(const LeaseRecord& r) { return LeaseRecord{std::nullopt, r.tok
 }  // namespace
 
 std::optional<LeaseRecord> load_lease(Spi& spi, std::string_view name, RowLock lock) {
-    if (lock == RowLock::none) return record_from(read_lease_row(name));
+    if (lock == RowLock::none) return read_lease(name);
     static Statement for_share(
         "SELECT owner, token, acquired_at, expires_at FROM coord.lease_state "
         "WHERE name = $1 FOR SHARE",
-        {TEXTOID});
+        {TEXTOID}, /*generic_plan=*/true);
     spi.run(for_share, {text_param(name)});
-    return record_from(spi.first_row());
+    return lease_from_row(spi.first_row());
+}
+
+std::optional<LeaseRecord> lease_from_row(const std::optional<Row>& row) {
+    if (!row) return std::nullopt;
+    LeaseRecord record;
+    record.owner = row->get_text(1);
+    record.token = row->get_int64(2).value_or(0);
+    record.acquired_at = row->get_timestamptz(3).value_or(0);
+    record.expires_at = row->get_timestamptz(4).value_or(0);
+    return record;
+}
+
+std::optional<LeaseRecord> read_lease(std::string_view name) {
+    return record_from(read_lease_row(name));
 }
 
 std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_view owner,

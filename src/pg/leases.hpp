@@ -15,6 +15,13 @@ enum class RowLock {
 
 std::optional<LeaseRecord> load_lease(Spi& spi, std::string_view name, RowLock lock);
 
+// A lease from a row of (owner, token, acquired_at, expires_at).
+std::optional<LeaseRecord> lease_from_row(const std::optional<Row>& row);
+
+// The lease's state as this statement sees it, without a lock and without
+// the executor (a primary-key index look-up). Needs no SPI connection.
+std::optional<LeaseRecord> read_lease(std::string_view name);
+
 // The token when `owner` now holds `name`; nullopt when another owner does.
 std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_view owner,
                                  Micros ttl);

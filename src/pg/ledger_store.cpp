@@ -115,55 +115,9 @@ std::optional<FoundEntry> find_entry(std::string_view key) {
 }
 
 // The fence check of a call that writes nothing (a replay that returns the
-// stored entry): the lease's current state, read through its primary key
-// without a lock and without the executor. Column numbers follow CREATE
-// TABLE coord.lease_state in extension/sql/10_leases.sql.
+// stored entry): the lease's current state, without a lock.
 void check_fence_unlocked(const Fence& fence) {
-    struct RawLease {
-        bool found;
-        bool held;
-        Token token;
-        Micros expires_at;
-    } raw{};
-    RawLease* out = &raw;
-    pg_call([&] {
-        RawLease& row = *out;
-        CommandCounterIncrement();
-        Oid schema = get_namespace_oid("coord", false);
-        Oid table_oid = get_relname_relid("lease_state", schema);
-        Oid index_oid = get_relname_relid("lease_state_pkey", schema);
-        if (!OidIsValid(table_oid) || !OidIsValid(index_oid))
-            elog(ERROR, "pg_coord: table coord.lease_state or its primary key is missing");
-        Relation table = table_open(table_oid, AccessShareLock);
-        text* name = cstring_to_text_with_len(fence.name.data(), static_cast<int>(fence.name.size()));
-        ScanKeyData scan_key;  // heap column 1: name
-        ScanKeyInit(&scan_key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(name));
-        use_index_collations(&scan_key, 1, index_oid);
-        Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
-        SysScanDesc scan = systable_beginscan(table, index_oid, true, snapshot, 1, &scan_key);
-        HeapTuple tuple = systable_getnext(scan);
-        if (HeapTupleIsValid(tuple)) {
-            TupleDesc desc = RelationGetDescr(table);
-            bool owner_null = false, token_null = false, expires_null = false;
-            row.found = true;
-            heap_getattr(tuple, 2, desc, &owner_null);
-            row.held = !owner_null;
-            row.token = DatumGetInt64(heap_getattr(tuple, 3, desc, &token_null));
-            Datum expires_at = heap_getattr(tuple, 5, desc, &expires_null);
-            row.expires_at = expires_null ? 0 : DatumGetTimestampTz(expires_at);
-        }
-        systable_endscan(scan);
-        UnregisterSnapshot(snapshot);
-        table_close(table, AccessShareLock);
-    });
-    std::optional<LeaseRecord> record;
-    if (raw.found) {
-        record = LeaseRecord{};
-        if (raw.held) record->owner = std::string();  // who holds it does not matter here
-        record->token = raw.token;
-        record->expires_at = raw.expires_at;
-    }
-    check_fence(record, fence.name, fence.token, now_micros());
+    check_fence(read_lease(fence.name), fence.name, fence.token, now_micros());
 }
 
 PostResult replay(const FoundEntry& found, const PostRequest& request) {
@@ -179,7 +133,7 @@ PostResult post_entry(const PostRequest& request, const std::optional<Fence>& fe
         "(idempotency_key, cycle_id, account, amount, currency, fence_name, fence_token) "
         "VALUES ($1, $2, $3, $4::pg_catalog.numeric, $5, $6, $7) "
         "ON CONFLICT (idempotency_key) DO NOTHING RETURNING entry_id",
-        {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID});
+        {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID}, /*generic_plan=*/true);
     // A replay: nothing is written, so the fence needs no lock.
     if (auto found = find_entry(request.idempotency_key)) {
         if (fence) check_fence_unlocked(*fence);

@@ -1,5 +1,6 @@
 #include "core/error.hpp"
 #include "core/error_capture.hpp"
+#include "core/json.hpp"
 #include "pg/datum.hpp"
 #include "pg/sweep.hpp"
 
@@ -23,24 +24,6 @@ struct RegisteredStep {
 std::vector<RegisteredStep>& registry() {
     static std::vector<RegisteredStep> steps;
     return steps;
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-    out += '"';
-    for (char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20)
-                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-                else
-                    out += c;
-        }
-    }
-    out += '"';
 }
 
 // What a failed step raised, copied out of PostgreSQL or C++ error state.
@@ -132,7 +115,7 @@ std::string run_sweep(Spi& spi) {
     std::string json = "{";
     for (const auto& [name, n] : merged) {
         if (json.size() > 1) json += ", ";
-        append_json_string(json, name);
+        json += json_quote(name);
         json += fmt::format(": {}", n);
     }
     if (!failed.empty()) {
@@ -140,7 +123,7 @@ std::string run_sweep(Spi& spi) {
         json += "\"failed_steps\": [";
         for (std::size_t i = 0; i < failed.size(); ++i) {
             if (i) json += ", ";
-            append_json_string(json, failed[i]);
+            json += json_quote(failed[i]);
         }
         json += "]";
     }

@@ -4,6 +4,7 @@
 // the rows with SKIP LOCKED inside a subtransaction and writes them itself.
 #include "core/error.hpp"
 #include "pg/datum.hpp"
+#include "pg/leases.hpp"
 #include "pg/waiting.hpp"
 
 extern "C" {
@@ -13,16 +14,6 @@ extern "C" {
 namespace coord::pg {
 
 namespace {
-
-std::optional<LeaseRecord> record_from(const std::optional<Row>& row) {
-    if (!row) return std::nullopt;
-    LeaseRecord record;
-    record.owner = row->get_text(1);
-    record.token = row->get_int64(2).value_or(0);
-    record.acquired_at = row->get_timestamptz(3).value_or(0);
-    record.expires_at = row->get_timestamptz(4).value_or(0);
-    return record;
-}
 
 // The row is locked by this transaction (FOR NO KEY UPDATE): a plain write.
 void write_holding(Spi& spi, std::string_view name, std::string_view owner, Token token,
@@ -111,11 +102,11 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, Micr
         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
         {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID});
     spi.run(lock_skip, {text_param(name)});
-    std::optional<LeaseRecord> current = record_from(spi.first_row());
+    std::optional<LeaseRecord> current = lease_from_row(spi.first_row());
     Micros now = now_micros();
     if (!current) {
         spi.run(peek, {text_param(name)});
-        std::optional<LeaseRecord> seen = record_from(spi.first_row());
+        std::optional<LeaseRecord> seen = lease_from_row(spi.first_row());
         if (seen) {
             // Another transaction has the row locked; its end wakes us.
             OneTry busy;

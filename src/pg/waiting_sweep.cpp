@@ -4,6 +4,7 @@
 // waits; a cycle closed by a grant rather than by a new wait is found here),
 // write pending deadlock records, and keep the lease_queue_deep alerts equal
 // to the names more than coord.queue_depth_alert owners wait for.
+#include "core/json.hpp"
 #include "core/wait_graph.hpp"
 #include "pg/alerts.hpp"
 #include "pg/datum.hpp"

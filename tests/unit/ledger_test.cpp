@@ -2,21 +2,14 @@
 #include "core/error.hpp"
 #include "core/ledger.hpp"
 
+#include "error_of.hpp"
+
 #include <gtest/gtest.h>
 
 namespace {
 
 using coord::EntryStatus;
 
-template <typename F>
-std::pair<std::string, std::string> error_of(F f) {
-    try {
-        f();
-    } catch (const coord::Error& e) {
-        return {e.sqlstate(), e.what()};
-    }
-    return {"none", ""};
-}
 
 std::string amount(std::string_view text, std::string_view currency = "USD") {
     return coord::normalize_amount(text, currency);

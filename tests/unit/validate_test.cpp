@@ -2,19 +2,12 @@
 #include "core/error.hpp"
 #include "core/validate.hpp"
 
+#include "error_of.hpp"
+
 #include <gtest/gtest.h>
 
 namespace {
 
-template <typename F>
-std::pair<std::string, std::string> error_of(F f) {
-    try {
-        f();
-    } catch (const coord::Error& e) {
-        return {e.sqlstate(), e.what()};
-    }
-    return {"none", ""};
-}
 
 TEST(RequireText, AcceptsTextWithinLimit) {
     EXPECT_EQ(coord::require_text(std::string_view("abc"), "name", 3), "abc");
