@@ -1,4 +1,4 @@
-// Shared by the unit tests: what a call threw, as (SQLSTATE, message).
+// Shared by the unit tests: what a call threw.
 #pragma once
 
 #include "core/error.hpp"
@@ -14,4 +14,10 @@ std::pair<std::string, std::string> error_of(F f) {
         return {e.sqlstate(), e.what()};
     }
     return {"none", ""};
+}
+
+// Just the SQLSTATE ("none" when nothing was thrown).
+template <typename F>
+std::string sqlstate_of(F f) {
+    return error_of(f).first;
 }

@@ -2,6 +2,8 @@
 #include "core/error.hpp"
 #include "core/lease.hpp"
 
+#include "error_of.hpp"
+
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -19,15 +21,6 @@ constexpr coord::Micros kTtl = 60'000'000;
 
 LeaseRecord held_by(const char* owner, coord::Token token, coord::Micros expires_at) {
     return LeaseRecord{std::string(owner), token, kNow - 10, expires_at};
-}
-
-std::string sqlstate_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const coord::Error& e) {
-        return e.sqlstate();
-    }
-    return "none";
 }
 
 TEST(DecideAcquire, FirstAcquireOfANameGetsTokenOne) {

@@ -2,6 +2,8 @@
 #include "core/error.hpp"
 #include "core/shard_routing.hpp"
 
+#include "error_of.hpp"
+
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -11,15 +13,6 @@ using namespace coord;
 using Nodes = std::vector<std::string>;
 
 namespace {
-
-std::string sqlstate_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.sqlstate();
-    }
-    return "none";
-}
 
 Placement at(std::optional<Phase> phase) {
     if (!phase) return {std::nullopt, "old", ""};

@@ -2,6 +2,8 @@
 #include "core/error.hpp"
 #include "core/task.hpp"
 
+#include "error_of.hpp"
+
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -9,15 +11,6 @@
 using namespace coord;
 
 namespace {
-
-std::string sqlstate_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.sqlstate();
-    }
-    return "none";
-}
 
 constexpr Micros kNow = 1'000'000'000'000;
 
