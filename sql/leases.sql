@@ -103,6 +103,29 @@ WHERE coord.acquire('Mixed-' || md5(i::text) || CASE WHEN i % 2 = 0 THEN ':a' EL
 SELECT count(*) AS released FROM generate_series(1, 300) i
 WHERE coord.release('Mixed-' || md5(i::text) || CASE WHEN i % 2 = 0 THEN ':a' ELSE '_B' END, 1);
 
+-- Row versions that no longer fit on their page (non-HOT updates) get index
+-- entries: thousands of changes in one transaction (nothing can be pruned),
+-- then amcheck verifies that every row version is reachable from the index.
+CREATE EXTENSION amcheck;
+DO $$
+DECLARE t bigint;
+BEGIN
+    FOR i IN 1..3000 LOOP
+        t := coord.acquire('churn:' || (i % 7), 'w');
+        PERFORM coord.release('churn:' || (i % 7), t);
+    END LOOP;
+END
+$$;
+SELECT pg_stat_force_next_flush();
+SELECT n_tup_upd - n_tup_hot_upd > 0 AS some_updates_were_not_hot
+FROM pg_stat_user_tables WHERE relid = 'coord.lease_state'::regclass;
+SELECT bt_index_check('coord.lease_state_pkey', heapallindexed => true);
+SET enable_seqscan = off;
+SELECT name, token FROM coord.lease_state WHERE name LIKE 'churn:%' ORDER BY name;
+SELECT count(*) AS found_by_index FROM coord.lease_state WHERE name = 'churn:3';
+RESET enable_seqscan;
+DROP EXTENSION amcheck;
+
 -- The view's columns.
 SELECT name, owner, token, held_for >= '0' AS held_for_ok, expired
 FROM coord.leases ORDER BY name;

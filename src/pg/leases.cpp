@@ -6,10 +6,13 @@
 
 extern "C" {
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "executor/executor.h"
+#include "nodes/execnodes.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -19,10 +22,10 @@ namespace coord::pg {
 
 namespace {
 
-// A lease row is changed by compare-and-set: read without a lock, let the
-// core decide, then write only if the row is still exactly what was read.
-// A lost race (another session changed the row in between) re-reads. The
-// read takes no row lock, so a busy acquire writes nothing at all.
+// A lease row is changed by compare-and-set: read without a row lock, let
+// the core decide, then update exactly the row version that was read
+// (heap_update waits for a concurrent writer; if it committed a change, the
+// update reports it and the call re-reads). A busy acquire writes nothing.
 constexpr int kMaxCompareAndSetRounds = 100;
 
 // The lease row as plain data, so that it can leave pg_call (see guard.hpp).
@@ -36,33 +39,56 @@ struct RawLeaseRow {
     Micros expires_at;
 };
 
-// Reads a lease row through the primary-key index without the executor:
-// acquire and release read before every compare-and-set, and an SPI SELECT
-// costs more than the rest of the call. The snapshot is the statement's
-// (fresh under READ COMMITTED), after a CommandCounterIncrement so that this
-// transaction's own earlier lease changes are seen. Column numbers follow
-// CREATE TABLE coord.lease_state in extension/sql/10_leases.sql.
-RawLeaseRow read_lease_row(std::string_view name) {
-    return pg_call([&] {
-        RawLeaseRow row{};
+// A lease row read for a change: its values, the row version's address,
+// and the snapshot it was read with. The snapshot stays registered until the
+// update (LeaseRowRead's destructor), so the version cannot be pruned and its
+// slot reused in between.
+struct LeaseRowRef {
+    RawLeaseRow row;
+    ItemPointerData tid;
+    Snapshot snapshot;
+};
+
+struct LeaseRelations {
+    Oid table;
+    Oid index;
+};
+
+LeaseRelations lease_relations() {
+    Oid schema = get_namespace_oid("coord", false);
+    LeaseRelations r{get_relname_relid("lease_state", schema),
+                     get_relname_relid("lease_state_pkey", schema)};
+    if (!OidIsValid(r.table) || !OidIsValid(r.index))
+        elog(ERROR, "pg_coord: table coord.lease_state or its primary key is missing");
+    return r;
+}
+
+// Reads a lease row through the primary-key index without the executor (an
+// SPI SELECT costs more than the rest of a call). The snapshot is the
+// statement's (fresh under READ COMMITTED), after a CommandCounterIncrement
+// so that this transaction's own earlier lease changes are seen. With
+// `for_change` the table is opened for writing and the snapshot is kept.
+// Column numbers follow CREATE TABLE coord.lease_state (10_leases.sql).
+LeaseRowRef scan_lease_row(std::string_view name, bool for_change) {
+    LeaseRowRef ref{};
+    LeaseRowRef* out = &ref;
+    pg_call([&] {
+        RawLeaseRow& row = out->row;
         CommandCounterIncrement();
-        Oid schema = get_namespace_oid("coord", false);
-        Oid table_oid = get_relname_relid("lease_state", schema);
-        Oid index_oid = get_relname_relid("lease_state_pkey", schema);
-        if (!OidIsValid(table_oid) || !OidIsValid(index_oid))
-            elog(ERROR, "pg_coord: table coord.lease_state or its primary key is missing");
-        Relation table = table_open(table_oid, AccessShareLock);
+        LeaseRelations rel = lease_relations();
+        Relation table = table_open(rel.table, for_change ? RowExclusiveLock : AccessShareLock);
         text* key_text = cstring_to_text_with_len(name.data(), static_cast<int>(name.size()));
         ScanKeyData key;
         ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key_text));
-        use_index_collations(&key, 1, index_oid);
+        use_index_collations(&key, 1, rel.index);
         Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
-        SysScanDesc scan = systable_beginscan(table, index_oid, true, snapshot, 1, &key);
+        SysScanDesc scan = systable_beginscan(table, rel.index, true, snapshot, 1, &key);
         HeapTuple tuple = systable_getnext(scan);
         if (HeapTupleIsValid(tuple)) {
             TupleDesc desc = RelationGetDescr(table);
             bool isnull = false;
             row.found = true;
+            out->tid = tuple->t_self;
             Datum owner = heap_getattr(tuple, 2, desc, &isnull);
             row.free = isnull;
             if (!isnull) {
@@ -77,10 +103,47 @@ RawLeaseRow read_lease_row(std::string_view name) {
             row.expires_at = isnull ? 0 : DatumGetTimestampTz(expires_at);
         }
         systable_endscan(scan);
-        UnregisterSnapshot(snapshot);
-        table_close(table, AccessShareLock);
-        return row;
+        if (for_change && row.found) {
+            out->snapshot = snapshot;
+        } else {
+            UnregisterSnapshot(snapshot);
+        }
+        // A writer keeps its RowExclusiveLock until the transaction ends.
+        table_close(table, for_change ? NoLock : AccessShareLock);
     });
+    return ref;
+}
+
+RawLeaseRow read_lease_row(std::string_view name) { return scan_lease_row(name, false).row; }
+
+// Owns the snapshot of a LeaseRowRef until the change is done.
+class LeaseRowRead {
+public:
+    explicit LeaseRowRead(std::string_view name) : ref_(scan_lease_row(name, true)) {}
+    ~LeaseRowRead() {
+        if (ref_.snapshot != nullptr) UnregisterSnapshot(ref_.snapshot);
+    }
+    LeaseRowRead(const LeaseRowRead&) = delete;
+    LeaseRowRead& operator=(const LeaseRowRead&) = delete;
+    const LeaseRowRef& ref() const { return ref_; }
+
+private:
+    LeaseRowRef ref_;
+};
+
+// Index entries for a new row version that is not heap-only (HOT): every
+// index of the table, through the executor's own helper.
+void insert_index_entries(Relation table, HeapTuple tuple) {
+    EState* estate = CreateExecutorState();
+    ResultRelInfo* result_rel = makeNode(ResultRelInfo);
+    InitResultRelInfo(result_rel, table, 1, nullptr, 0);
+    ExecOpenIndices(result_rel, false);
+    TupleTableSlot* slot = MakeSingleTupleTableSlot(RelationGetDescr(table), &TTSOpsHeapTuple);
+    ExecStoreHeapTuple(tuple, slot, false);
+    ExecInsertIndexTuples(result_rel, slot, estate, false, false, nullptr, NIL);
+    ExecDropSingleTupleTableSlot(slot);
+    ExecCloseIndices(result_rel);
+    FreeExecutorState(estate);
 }
 
 std::optional<LeaseRecord> record_from(const RawLeaseRow& row) {
@@ -93,25 +156,39 @@ std::optional<LeaseRecord> record_from(const RawLeaseRow& row) {
     return record;
 }
 
-std::optional<Micros> holding_time(const LeaseRecord& r, Micros t) {
-    return r.owner ? std::optional<Micros>(t) : std::nullopt;
-}
-
-// Writes `next` if the row still equals `seen`; false when it changed.
-bool compare_and_set(Spi& spi, std::string_view name, const LeaseRecord& seen,
-                     const LeaseRecord& next) {
-    static Statement update(
-        "UPDATE coord.lease_state SET owner = $2, token = $3, acquired_at = $4, expires_at = $5 "
-        "WHERE name = $1 AND token = $6 AND owner IS NOT DISTINCT FROM $7 "
-        "AND expires_at IS NOT DISTINCT FROM $8",
-        {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, TEXTOID,
-         TIMESTAMPTZOID},
-        /*generic_plan=*/true);
-    return spi.run(update, {text_param(name), text_param(next.owner), int64_param(next.token),
-                            timestamptz_param(holding_time(next, next.acquired_at)),
-                            timestamptz_param(holding_time(next, next.expires_at)),
-                            int64_param(seen.token), text_param(seen.owner),
-                            timestamptz_param(holding_time(seen, seen.expires_at))}) == 1;
+// Replaces the row version `read` found with `next`; false when another
+// transaction changed the row since (the caller re-reads).
+bool compare_and_set(const LeaseRowRef& read, std::string_view name, const LeaseRecord& next) {
+    return pg_call([&] {
+        Relation table = table_open(lease_relations().table, NoLock);  // locked by the read
+        Datum values[5];
+        bool nulls[5] = {false, !next.owner, false, !next.owner, !next.owner};
+        values[0] = PointerGetDatum(cstring_to_text_with_len(name.data(), static_cast<int>(name.size())));
+        values[1] = next.owner ? PointerGetDatum(cstring_to_text_with_len(
+                                     next.owner->data(), static_cast<int>(next.owner->size())))
+                               : Datum(0);
+        values[2] = Int64GetDatum(next.token);
+        values[3] = TimestampTzGetDatum(next.acquired_at);
+        values[4] = TimestampTzGetDatum(next.expires_at);
+        HeapTuple new_version = heap_form_tuple(RelationGetDescr(table), values, nulls);
+        ItemPointerData old_version = read.tid;
+        TM_FailureData failure;
+        LockTupleMode lock_mode;
+        TM_Result result = heap_update(table, &old_version, new_version, GetCurrentCommandId(true),
+                                       InvalidSnapshot, true, &failure, &lock_mode);
+        if (result == TM_Ok && !HeapTupleIsHeapOnly(new_version))
+            insert_index_entries(table, new_version);
+        table_close(table, NoLock);
+        // A transaction snapshot would read the same old version again.
+        if ((result == TM_Updated || result == TM_Deleted) && IsolationUsesXactSnapshot())
+            ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                            errmsg("could not serialize access due to concurrent update")));
+        if (result != TM_Ok && result != TM_Updated && result != TM_Deleted &&
+            result != TM_SelfModified)
+            elog(ERROR, "pg_coord: unexpected result %d updating lease \"%.*s\"",
+                 static_cast<int>(result), static_cast<int>(name.size()), name.data());
+        return result == TM_Ok;
+    });
 }
 
 // Inserts the first row of a name; false when a concurrent session did.
@@ -136,10 +213,11 @@ struct LeaseChange {
 template <typename Decide>
 auto change_lease(Spi& spi, std::string_view name, Decide&& decide) {
     for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
-        std::optional<LeaseRecord> current = load_lease(spi, name, RowLock::none);
+        LeaseRowRead read(name);
+        std::optional<LeaseRecord> current = record_from(read.ref().row);
         auto change = decide(current, now_micros());
         if (!change.next) return change.answer;
-        if (current ? compare_and_set(spi, name, *current, *change.next)
+        if (current ? compare_and_set(read.ref(), name, *change.next)
                     : insert_first(spi, name, *change.next))
             return change.answer;
     }
