@@ -1,5 +1,10 @@
 #include "pg/datum.hpp"
 
+extern "C" {
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+}
+
 namespace coord::pg {
 
 std::optional<std::string_view> Args::get_text(int i) const {
@@ -52,6 +57,31 @@ Datum interval_datum(Micros v) {
         Interval* result = static_cast<Interval*>(palloc0(sizeof(Interval)));
         result->time = v;
         return IntervalPGetDatum(result);
+    });
+}
+
+Datum text_array_datum(const std::vector<std::string>& items) {
+    return pg_call([&] {
+        int n = static_cast<int>(items.size());
+        Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1)));
+        for (int i = 0; i < n; ++i)
+            elems[i] = PointerGetDatum(
+                cstring_to_text_with_len(items[i].data(), static_cast<int>(items[i].size())));
+        return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+    });
+}
+
+void begin_result_set(FunctionCallInfo fcinfo) {
+    pg_call([&] {
+        ReturnSetInfo* info = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+        InitMaterializedSRF(fcinfo, info && info->expectedDesc ? MAT_SRF_USE_EXPECTED_DESC : 0);
+    });
+}
+
+void add_result_row(FunctionCallInfo fcinfo, Datum* values, bool* nulls) {
+    pg_call([&] {
+        ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     });
 }
 

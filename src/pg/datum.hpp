@@ -6,6 +6,8 @@
 #include "core/time.hpp"
 #include "pg/guard.hpp"
 
+#include <vector>
+
 namespace coord::pg {
 
 class Args {
@@ -32,6 +34,14 @@ Datum text_datum(std::string_view value);
 inline Datum int64_datum(std::int64_t v) { return Int64GetDatum(v); }
 inline Datum timestamptz_datum(Micros v) { return TimestampTzGetDatum(v); }
 Datum interval_datum(Micros v);
+// text[] from strings, allocated in the current memory context.
+Datum text_array_datum(const std::vector<std::string>& items);
+
+// Set-returning functions answer in materialize mode: begin_result_set once,
+// then add_result_row per row. The row type comes from the call site when
+// the executor knows it (a call in FROM), else from the catalog.
+void begin_result_set(FunctionCallInfo fcinfo);
+void add_result_row(FunctionCallInfo fcinfo, Datum* values, bool* nulls);
 
 // Sets the function's result to SQL NULL.
 inline Datum null_result(FunctionCallInfo fcinfo) {

@@ -139,7 +139,7 @@ COORD_FUNCTION(coord_acquire_all) {
     auto owner = require_text(args.get_text(1), "owner", kMaxOwnerBytes);
     auto ttl = require_duration(args.get_interval(2), "ttl", kMaxLeaseTtl);
     auto wait_for = wait_for_arg(args, 3);
-    pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
+    begin_result_set(fcinfo);
     std::optional<std::vector<Token>> tokens;
     {
         Spi spi;
@@ -149,10 +149,7 @@ COORD_FUNCTION(coord_acquire_all) {
     for (std::size_t k = 0; k < names.size(); ++k) {
         Datum values[2] = {text_datum(names[k]), int64_datum((*tokens)[k])};
         bool nulls[2] = {false, false};
-        pg_call([&] {
-            ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-        });
+        add_result_row(fcinfo, values, nulls);
     }
     return Datum(0);
 }

@@ -22,13 +22,8 @@ std::optional<std::string_view> numeric_text_arg(const Args& args, int i) {
 
 // Sets a RETURNS TABLE function's single result row.
 Datum one_row_result(FunctionCallInfo fcinfo, Datum* values, bool* nulls) {
-    pg_call([&] {
-        // In FROM the executor already knows the row type: no second look-up.
-        ReturnSetInfo* info = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-        InitMaterializedSRF(fcinfo, info && info->expectedDesc ? MAT_SRF_USE_EXPECTED_DESC : 0);
-        ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-    });
+    begin_result_set(fcinfo);
+    add_result_row(fcinfo, values, nulls);
     return Datum(0);
 }
 

@@ -29,11 +29,8 @@ void emit_route(FunctionCallInfo fcinfo, const RouteAnswer& answer) {
     values[1] = text_datum(answer.phase);
     values[2] = text_array_datum(answer.write_nodes);
     values[3] = answer.read_node ? text_datum(*answer.read_node) : Datum(0);
-    pg_call([&] {
-        InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-        auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-    });
+    begin_result_set(fcinfo);
+    add_result_row(fcinfo, values, nulls);
 }
 
 }  // namespace

@@ -274,15 +274,6 @@ std::optional<Version> read_watermark(std::string_view shard, std::string_view n
 
 }  // namespace
 
-Datum text_array_datum(const std::vector<std::string>& items) {
-    int n = static_cast<int>(items.size());
-    Datum* elems = pg_call([&] { return static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1))); });
-    for (int i = 0; i < n; ++i) elems[i] = text_datum(items[i]);
-    return pg_call([&] {
-        return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-    });
-}
-
 std::vector<std::string> text_array_values(Datum array) {
     Datum* elems = nullptr;
     bool* nulls = nullptr;

@@ -30,8 +30,7 @@ RouteAnswer route_shard(std::string_view shard, std::optional<Version> min_versi
 void report_applied(Spi& spi, std::string_view shard, std::string_view node, Version version);
 void check_shard_route(Spi& spi, std::string_view shard, Epoch epoch);
 
-// text[] <-> strings. text_array_datum allocates in the current context.
-Datum text_array_datum(const std::vector<std::string>& items);
+// The strings of a text[] (text_array_datum in datum.hpp builds one).
 std::vector<std::string> text_array_values(Datum array);
 
 }  // namespace coord::pg

@@ -50,8 +50,7 @@ COORD_FUNCTION(coord_claim) {
     auto worker = require_worker(args.get_text(1));
     auto lease = require_duration(args.get_interval(2), "lease", kMaxClaimLease);
     auto batch = require_batch(args.get_int32(3));
-    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-    pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
+    begin_result_set(fcinfo);
     std::vector<ClaimedTask> claimed;
     {
         Spi spi;
@@ -61,7 +60,7 @@ COORD_FUNCTION(coord_claim) {
         Datum values[5] = {Int64GetDatum(t.task_id), t.payload, Int32GetDatum(t.attempt),
                            Int64GetDatum(t.token), t.execution_id};
         bool nulls[5] = {false, false, false, false, false};
-        pg_call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
+        add_result_row(fcinfo, values, nulls);
     }
     return Datum(0);
 }

@@ -439,17 +439,6 @@ std::vector<WaiterCopy> copy_waiters(Oid db) {
     return out;
 }
 
-Datum text_array(const std::vector<std::string>& values) {
-    return pg_call([&] {
-        Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * std::max<std::size_t>(values.size(), 1)));
-        for (std::size_t i = 0; i < values.size(); ++i)
-            items[i] = PointerGetDatum(
-                cstring_to_text_with_len(values[i].data(), static_cast<int>(values[i].size())));
-        return PointerGetDatum(
-            construct_array(items, static_cast<int>(values.size()), TEXTOID, -1, false, TYPALIGN_INT));
-    });
-}
-
 // Live holders (unexpired, committed) of the names waited for.
 std::map<std::string, std::string> holders_of(Spi& spi, const std::vector<WaiterCopy>& waiters) {
     std::vector<std::string> names;
@@ -461,7 +450,7 @@ std::map<std::string, std::string> holders_of(Spi& spi, const std::vector<Waiter
         "SELECT name, owner FROM coord.lease_state WHERE name = ANY($1) AND owner IS NOT NULL "
         "AND expires_at > pg_catalog.clock_timestamp()",
         {TEXTARRAYOID});
-    spi.run(query, {datum_param(TEXTARRAYOID, text_array(names))});
+    spi.run(query, {datum_param(TEXTARRAYOID, text_array_datum(names))});
     for (std::uint64_t i = 0; i < spi.rows(); ++i) {
         Row row = spi.row(i);
         holders.emplace(row.get_text(1).value_or(""), row.get_text(2).value_or(""));
@@ -755,22 +744,11 @@ using namespace coord::pg;
 
 namespace {
 
-void init_materialized(FunctionCallInfo fcinfo) {
-    pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
-}
-
-void put_row(FunctionCallInfo fcinfo, Datum* values, bool* nulls) {
-    pg_call([&] {
-        ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-    });
-}
-
 }  // namespace
 
 // coord.waiting_requests(): name, owner, waiting_since, position, pid, wait_until
 COORD_FUNCTION(coord_waiting_requests) {
-    init_materialized(fcinfo);
+    begin_result_set(fcinfo);
     if (shared == nullptr) return Datum(0);
     std::vector<WaiterCopy> waiters = copy_waiters(MyDatabaseId);
     std::vector<Micros> until(waiters.size(), 0);
@@ -789,7 +767,7 @@ COORD_FUNCTION(coord_waiting_requests) {
                            Int32GetDatum(position), Int32GetDatum(pids[i]),
                            TimestampTzGetDatum(until[i])};
         bool nulls[6] = {false, false, false, false, false, false};
-        put_row(fcinfo, values, nulls);
+        add_result_row(fcinfo, values, nulls);
     }
     return Datum(0);
 }
@@ -797,7 +775,7 @@ COORD_FUNCTION(coord_waiting_requests) {
 // coord.pending_deadlocks(): deadlocks detected but not (yet, visibly) in
 // coord.deadlock_history.
 COORD_FUNCTION(coord_pending_deadlocks) {
-    init_materialized(fcinfo);
+    begin_result_set(fcinfo);
     if (shared == nullptr) return Datum(0);
     std::vector<DeadlockRecord> raw;
     raw.reserve(kRingSize);
@@ -816,7 +794,7 @@ COORD_FUNCTION(coord_pending_deadlocks) {
                            text_datum(r.victim_name),         Int32GetDatum(r.victim_pid),
                            text_datum(r.reason)};
         bool nulls[7] = {false, false, false, false, false, false, false};
-        put_row(fcinfo, values, nulls);
+        add_result_row(fcinfo, values, nulls);
     }
     return Datum(0);
 }
