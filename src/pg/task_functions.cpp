@@ -79,8 +79,7 @@ COORD_FUNCTION(coord_complete) {
     auto task_id = task_id_arg(args, 0);
     auto token = token_arg(args, 1);
     auto result = json_arg(args, 2, "result");
-    Spi spi;
-    return BoolGetDatum(complete_task(spi, task_id, token, result, now_micros()));
+    return BoolGetDatum(complete_task(task_id, token, result, now_micros()));
 }
 
 COORD_FUNCTION(coord_fail) {

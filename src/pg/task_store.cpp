@@ -1,5 +1,6 @@
 #include "core/error.hpp"
 #include "pg/datum.hpp"
+#include "pg/task_move.hpp"
 #include "pg/task_store.hpp"
 
 extern "C" {
@@ -162,9 +163,13 @@ Micros heartbeat_task(Spi& spi, std::int64_t task_id, std::int64_t token, Micros
     throw Error(sqlstate::lease_lost, fmt::format("cannot heartbeat task {}: claim {} changed", task_id, token));
 }
 
-bool complete_task(Spi& spi, std::int64_t task_id, std::int64_t token, std::optional<Datum> result,
-                   Micros now) {
-    static Statement move(
+bool complete_task(std::int64_t task_id, std::int64_t token, std::optional<Datum> result, Micros now) {
+    TaskMove move = move_completed_task(task_id, token, result, now);
+    if (move == TaskMove::moved) return true;
+    Spi spi;
+    // The same move as one statement, for tables the executor must write
+    // (an administrator added a trigger or a constraint).
+    static Statement move_by_sql(
         "WITH moved AS ("
         "  DELETE FROM coord.tasks WHERE id = $1 AND state = 'processing' AND token = $2 "
         "  RETURNING *) "
@@ -174,8 +179,9 @@ bool complete_task(Spi& spi, std::int64_t task_id, std::int64_t token, std::opti
         "SELECT id, queue, payload, priority, attempts, max_attempts, dedupe_key, token, "
         "       created_at, $4, execution_id, worker, claimed_at, $3 FROM moved",
         {INT8OID, INT8OID, kJsonb, TIMESTAMPTZOID}, /*generic_plan=*/true);
-    if (spi.run(move, {int64_param(task_id), int64_param(token), datum_param(kJsonb, result),
-                       timestamptz_param(now)}) == 1)
+    if (move == TaskMove::needs_sql &&
+        spi.run(move_by_sql, {int64_param(task_id), int64_param(token), datum_param(kJsonb, result),
+                              timestamptz_param(now)}) == 1)
         return true;
     std::optional<TaskClaimState> state = load_claim_state(spi, task_id);
     // The same completion again: nothing to do.

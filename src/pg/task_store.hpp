@@ -33,8 +33,8 @@ std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::stri
                                      Micros lease, std::int32_t batch, Micros now);
 
 Micros heartbeat_task(Spi& spi, std::int64_t task_id, std::int64_t token, Micros extend, Micros now);
-bool complete_task(Spi& spi, std::int64_t task_id, std::int64_t token, std::optional<Datum> result,
-                   Micros now);
+// Connects to SPI only when the direct move (task_move.hpp) cannot decide.
+bool complete_task(std::int64_t task_id, std::int64_t token, std::optional<Datum> result, Micros now);
 TaskState fail_task(Spi& spi, std::int64_t task_id, std::int64_t token, const std::string& error,
                     std::optional<Micros> retry_in, Micros now);
 bool retry_dead_task(Spi& spi, std::int64_t task_id, Micros now);
