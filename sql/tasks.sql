@@ -263,6 +263,57 @@ SELECT count(*) AS user_claimed FROM coord.claim('as-user', 'u');
 SELECT regress.error_of($$DELETE FROM coord.tasks$$);
 RESET ROLE;
 
+-- coord.complete moves the task without the executor (src/pg/task_move.cpp):
+-- claimed and completed in one statement, a payload stored out of line
+-- (TOAST) arrives intact, and every row version of both tables is reachable
+-- from their btree indexes (amcheck).
+SELECT coord.enqueue('direct', jsonb_build_object('blob',
+           (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 400) g))) AS big_id \gset
+SELECT coord.enqueue('direct', '{"n": 2}') AS small_id \gset
+SELECT md5(payload::text) AS big_md5, pg_column_size(payload) > 8000 AS stored_out_of_line
+FROM coord.tasks WHERE id = :big_id \gset
+SELECT :'stored_out_of_line' AS stored_out_of_line;
+SELECT task_id = :big_id AS is_big, coord.complete(task_id, token, jsonb_build_object('ok', true)) AS completed
+FROM coord.claim('direct', 'direct-worker', batch => 2) ORDER BY task_id;
+SELECT state, md5(payload::text) = :'big_md5' AS payload_intact, result, worker, token,
+       jsonb_array_length(attempt_history) AS attempts_listed
+FROM coord.task(:big_id);
+SELECT count(*) AS left_hot_table FROM coord.tasks WHERE id IN (:big_id, :small_id);
+CREATE EXTENSION amcheck;
+SELECT bt_index_check('coord.tasks_complete_pkey', heapallindexed => true);
+SELECT bt_index_check('coord.tasks_pkey', heapallindexed => true);
+SET enable_seqscan = off;
+SELECT count(*) AS found_by_index FROM coord.tasks_complete WHERE id IN (:big_id, :small_id);
+RESET enable_seqscan;
+DROP EXTENSION amcheck;
+-- A stale token on the direct path: CO001, nothing written.
+SELECT coord.enqueue('direct', '{"n": 3}') AS stale_id \gset
+SELECT count(*) AS claimed FROM coord.claim('direct', 'direct-worker');
+SELECT regress.state_digest() AS digest \gset
+SELECT regress.error_of(format('SELECT coord.complete(%s, 2)', :stale_id));
+SELECT regress.state_digest() = :'digest' AS unchanged;
+-- A trigger an administrator put on a task table fires: such a table is
+-- written through the executor (the SQL move), with the same results.
+CREATE TABLE regress.completed_log (id bigint, result jsonb);
+CREATE FUNCTION regress.log_completed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO regress.completed_log VALUES (NEW.id, NEW.result);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER log_completed AFTER INSERT ON coord.tasks_complete
+    FOR EACH ROW EXECUTE FUNCTION regress.log_completed();
+SELECT regress.state_digest() AS digest \gset
+SELECT regress.error_of(format('SELECT coord.complete(%s, 2)', :stale_id));
+SELECT regress.state_digest() = :'digest' AS unchanged;
+SELECT coord.complete(:stale_id, 1, '"via executor"') AS completed;
+SELECT coord.complete(:stale_id, 1) AS completed_again;
+SELECT id = :stale_id AS logged_task, result FROM regress.completed_log;
+SELECT state, result FROM coord.task(:stale_id);
+DROP TRIGGER log_completed ON coord.tasks_complete;
+DROP FUNCTION regress.log_completed();
+DROP TABLE regress.completed_log;
+
 -- Claims use the partial index of pending tasks.
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF)

@@ -111,9 +111,13 @@ Deleted delete_if_current(Relation tasks, Oid pkey, Relation complete, std::int6
         TM_FailureData failure;
         TM_Result r = heap_delete(tasks, &old->t_self, GetCurrentCommandId(true), InvalidSnapshot,
                                   true, &failure, false);
+        // A transaction snapshot would read the same old version again
+        // (the messages are ExecDelete's).
         if ((r == TM_Updated || r == TM_Deleted) && IsolationUsesXactSnapshot())
             ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-                            errmsg("could not serialize access due to concurrent update")));
+                            errmsg(r == TM_Updated
+                                       ? "could not serialize access due to concurrent update"
+                                       : "could not serialize access due to concurrent delete")));
         if (r == TM_Ok) {
             HeapTuple record = completed_record(tasks, old, complete, result, now);
             heap_insert(complete, record, GetCurrentCommandId(true), 0, nullptr);
