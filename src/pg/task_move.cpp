@@ -84,7 +84,9 @@ HeapTuple completed_record(Relation tasks, HeapTuple old, Relation complete,
 
 enum class Deleted { yes, not_current, changed };
 
-// One round: reads the task's visible row version through the primary key
+// One round, after a CommandCounterIncrement (so that this transaction's own
+// earlier changes, such as the claim in the same statement, are seen): reads
+// the task's visible row version through the primary key
 // (with a fresh statement snapshot under READ COMMITTED) and, when it is
 // processing under `token`, deletes exactly that version and inserts its
 // completed record. `changed`: a concurrent transaction changed the version
@@ -139,9 +141,6 @@ Deleted delete_if_current(Relation tasks, Oid pkey, Relation complete, std::int6
 TaskMove move_completed_task(std::int64_t task_id, std::int64_t token, std::optional<Datum> result,
                              Micros now) {
     return pg_call([&] {
-        // This transaction's own earlier changes (the claim, in the same
-        // statement or the one before) must be visible to the read.
-        CommandCounterIncrement();
         Oid schema = get_namespace_oid("coord", false);
         Oid tasks_oid = get_relname_relid("tasks", schema);
         Oid pkey = get_relname_relid("tasks_pkey", schema);
@@ -155,16 +154,16 @@ TaskMove move_completed_task(std::int64_t task_id, std::int64_t token, std::opti
         if (!insert_needs_executor(tasks) && !insert_needs_executor(complete) &&
             RelationGetDescr(tasks)->natts == tasks_col::count &&
             RelationGetDescr(complete)->natts == complete_col::count) {
-            outcome = TaskMove::not_current;
-            for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
-                Deleted d = delete_if_current(tasks, pkey, complete, task_id, token, result, now);
-                if (d == Deleted::changed) {
-                    CommandCounterIncrement();
-                    continue;
-                }
-                if (d == Deleted::yes) outcome = TaskMove::moved;
-                break;
+            Deleted d = Deleted::changed;
+            for (int round = 0; round < kMaxCompareAndSetRounds && d == Deleted::changed; ++round) {
+                CommandCounterIncrement();
+                d = delete_if_current(tasks, pkey, complete, task_id, token, result, now);
             }
+            if (d == Deleted::changed)
+                ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                                errmsg("task %lld kept changing concurrently; retry",
+                                       static_cast<long long>(task_id))));
+            outcome = d == Deleted::yes ? TaskMove::moved : TaskMove::not_current;
         }
         table_close(complete, NoLock);
         table_close(tasks, NoLock);
