@@ -151,6 +151,8 @@ TaskMove move_completed_task(std::int64_t task_id, std::int64_t token, std::opti
         Relation tasks = table_open(tasks_oid, RowExclusiveLock);
         Relation complete = table_open(complete_oid, RowExclusiveLock);
         TaskMove outcome = TaskMove::needs_sql;
+        // For the delete from coord.tasks the same test holds: any trigger
+        // (a foreign key referencing it included) needs the executor.
         if (!insert_needs_executor(tasks) && !insert_needs_executor(complete) &&
             RelationGetDescr(tasks)->natts == tasks_col::count &&
             RelationGetDescr(complete)->natts == complete_col::count) {
