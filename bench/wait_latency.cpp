@@ -155,7 +155,7 @@ void cycle_search_bench() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int handoffs = argc > 1 ? std::atoi(argv[1]) : 160;
+    int handoffs = argc > 1 ? std::atoi(argv[1]) : 320;
     try {
         Connection setup;
         setup.exec("CREATE EXTENSION IF NOT EXISTS pg_coord");
