@@ -65,10 +65,11 @@ bool insert_needs_executor(Relation table) {
 }
 
 // The steps of ExecInsert (nodeModifyTable.c) for ON CONFLICT DO NOTHING:
-// look for the key (waiting for an insert of it in progress); if it is
-// free, insert the row as speculative, then its index entries; if another
-// session inserted the key in between, the unique index reports it, our row
-// is killed (never visible to anyone) and the look-up starts again.
+// insert the row as speculative, then its index entries; if another session
+// inserted the key meanwhile, the unique index reports it, our row is killed
+// (never visible to anyone), and the look-up for the key that waits for an
+// insert in progress follows (ExecCheckIndexConstraints); a free key is tried
+// again. The first look-up is the caller's (find_unique_key_row).
 bool insert_unless_key_exists(Relation table, Oid key_index, const Datum* values,
                               const bool* nulls) {
     IndexWriter writer(table, /*speculative=*/true);
@@ -76,7 +77,7 @@ bool insert_unless_key_exists(Relation table, Oid key_index, const Datum* values
     List* arbiters = list_make1_oid(key_index);
     int natts = RelationGetDescr(table)->natts;
     bool inserted = false;
-    for (;;) {
+    for (bool looked_up = true;; looked_up = false) {
         ExecClearTuple(slot);
         memcpy(slot->tts_values, values, sizeof(Datum) * natts);
         memcpy(slot->tts_isnull, nulls, sizeof(bool) * natts);
@@ -84,8 +85,8 @@ bool insert_unless_key_exists(Relation table, Oid key_index, const Datum* values
         slot->tts_tableOid = RelationGetRelid(table);
 
         ItemPointerData conflict;
-        if (!ExecCheckIndexConstraints(writer.result_rel, slot, writer.estate, &conflict,
-                                       arbiters)) {
+        if (!looked_up && !ExecCheckIndexConstraints(writer.result_rel, slot, writer.estate,
+                                                     &conflict, arbiters)) {
             check_conflict_visible(table, &conflict);
             break;
         }

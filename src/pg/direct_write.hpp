@@ -22,13 +22,14 @@ namespace coord::pg {
 bool insert_needs_executor(Relation table);
 
 // Inserts the row `values`/`nulls` (every column, in table order) unless a
-// row with the same key in the unique index `key_index` exists. As with ON
-// CONFLICT DO NOTHING, an insert of the same key by a transaction still in
-// progress is waited for: true when this call inserted the row; false when
-// a committed row (or one of this transaction) has the key. Under REPEATABLE
-// READ or SERIALIZABLE, a conflicting row that this transaction's snapshot
-// cannot see raises 40001, as ON CONFLICT does. Fires no triggers and checks
-// no constraints besides the indexes' (see insert_needs_executor).
+// row with the same key in the unique index `key_index` exists, for a caller
+// that has just found the key free with find_unique_key_row (index_lookup.hpp).
+// As with ON CONFLICT DO NOTHING, an insert of the same key by a transaction
+// still in progress is waited for: true when this call inserted the row;
+// false when a committed row (or one of this transaction) has the key. Under
+// REPEATABLE READ or SERIALIZABLE, a conflicting row that this transaction's
+// snapshot cannot see raises 40001, as ON CONFLICT does. Fires no triggers
+// and checks no constraints besides the indexes' (see insert_needs_executor).
 bool insert_unless_key_exists(Relation table, Oid key_index, const Datum* values,
                               const bool* nulls);
 

@@ -2,8 +2,13 @@
 
 extern "C" {
 #include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/tableam.h"
 #include "catalog/pg_index.h"
+#include "storage/lmgr.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 }
 
 namespace coord::pg {
@@ -17,6 +22,65 @@ void use_index_collations(ScanKeyData* keys, int nkeys, Oid index_oid) {
             if (index->rd_index->indkey.values[column] == keys[i].sk_attno)
                 keys[i].sk_collation = index->rd_indcollation[column];
     index_close(index, AccessShareLock);
+}
+
+namespace {
+
+// ON CONFLICT's check under a transaction snapshot (ExecCheckTIDVisible):
+// the row must be one the snapshot sees, or one of this transaction.
+void require_visible_to_transaction(Relation table, SysScanDesc scan, HeapTuple row) {
+    if (!IsolationUsesXactSnapshot()) return;
+    if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(row->t_data))) return;
+    if (!table_tuple_satisfies_snapshot(table, scan->slot, GetTransactionSnapshot()))
+        ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                        errmsg("could not serialize access due to concurrent update")));
+}
+
+}  // namespace
+
+bool find_unique_key_row(Relation table, Oid unique_index, ScanKeyData* keys, int nkeys,
+                         void (*read)(HeapTuple row, TupleDesc desc, void* out), void* out) {
+    use_index_collations(keys, nkeys, unique_index);
+    for (;;) {
+        // A dirty snapshot sees rows of transactions in progress and tells
+        // who they are (check_exclusion_or_unique_constraint does the same).
+        SnapshotData dirty;
+        InitDirtySnapshot(dirty);
+        // systable_beginscan renumbers its keys to index columns: each round
+        // starts from a copy of the caller's.
+        ScanKeyData* round_keys = static_cast<ScanKeyData*>(palloc(sizeof(ScanKeyData) * nkeys));
+        memcpy(round_keys, keys, sizeof(ScanKeyData) * nkeys);
+        SysScanDesc scan =
+            systable_beginscan(table, unique_index, true, &dirty, nkeys, round_keys);
+        TransactionId inserter = InvalidTransactionId;
+        uint32 speculative_token = 0;
+        ItemPointerData inserted_row;
+        bool found = false;
+        while (HeapTuple row = systable_getnext(scan)) {
+            if (TransactionIdIsValid(dirty.xmin)) {
+                // The new version of a row being updated: the scan also
+                // returns the version before the update, which counts.
+                if (row->t_data->t_infomask & HEAP_UPDATED) continue;
+                inserter = dirty.xmin;
+                speculative_token = dirty.speculativeToken;
+                inserted_row = row->t_self;
+                break;
+            }
+            require_visible_to_transaction(table, scan, row);
+            read(row, RelationGetDescr(table), out);
+            found = true;
+            break;
+        }
+        systable_endscan(scan);
+        pfree(round_keys);
+        if (!TransactionIdIsValid(inserter)) return found;
+        // Wait without holding the scan, then look again: the insert may
+        // have committed, rolled back, or killed its speculative row.
+        if (speculative_token != 0)
+            SpeculativeInsertionWait(inserter, speculative_token);
+        else
+            XactLockTableWait(inserter, table, &inserted_row, XLTW_InsertIndex);
+    }
 }
 
 }  // namespace coord::pg

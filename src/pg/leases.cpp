@@ -1,6 +1,7 @@
 #include "core/error.hpp"
 #include "core/validate.hpp"
 #include "pg/leases.hpp"
+#include "pg/coord_relations.hpp"
 #include "pg/datum.hpp"
 #include "pg/direct_write.hpp"
 #include "pg/index_lookup.hpp"
@@ -11,10 +12,9 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
-#include "catalog/namespace.h"
 #include "storage/bufmgr.h"
+#include "tcop/utility.h"
 #include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
 
@@ -56,12 +56,8 @@ struct LeaseRelations {
 };
 
 LeaseRelations lease_relations() {
-    Oid schema = get_namespace_oid("coord", false);
-    LeaseRelations r{get_relname_relid("lease_state", schema),
-                     get_relname_relid("lease_state_pkey", schema)};
-    if (!OidIsValid(r.table) || !OidIsValid(r.index))
-        elog(ERROR, "pg_coord: table coord.lease_state or its primary key is missing");
-    return r;
+    return {coord_relation_oid(CoordRelation::lease_state),
+            coord_relation_oid(CoordRelation::lease_state_pkey)};
 }
 
 // What a lease row is read for: to look at it, to lock it (a fence check),
@@ -80,6 +76,11 @@ LeaseRowRef scan_lease_row(std::string_view name, LeaseAccess access) {
     LeaseRowRef* out = &ref;
     pg_call([&] {
         RawLeaseRow& row = out->row;
+        if (access == LeaseAccess::lock) {
+            // The executor's checks for SELECT ... FOR SHARE (ExecCheckXactReadOnly).
+            PreventCommandIfReadOnly("SELECT FOR SHARE");
+            PreventCommandIfParallelMode("SELECT FOR SHARE");
+        }
         CommandCounterIncrement();
         LeaseRelations rel = lease_relations();
         LOCKMODE table_lock = access == LeaseAccess::look   ? AccessShareLock
@@ -171,6 +172,9 @@ bool done_on_version_read(TM_Result result, std::string_view name, const char* a
 // transaction changed the row since (the caller re-reads).
 bool compare_and_set(const LeaseRowRef& read, std::string_view name, const LeaseRecord& next) {
     return pg_call([&] {
+        // The executor's checks for an UPDATE (ExecCheckXactReadOnly).
+        PreventCommandIfReadOnly("UPDATE");
+        PreventCommandIfParallelMode("UPDATE");
         Relation table = table_open(lease_relations().table, NoLock);  // locked by the read
         Datum values[5];
         bool nulls[5] = {false, !next.owner, false, !next.owner, !next.owner};

@@ -1,11 +1,13 @@
 #include "core/error.hpp"
 #include "core/lease.hpp"
 #include "core/ledger.hpp"
+#include "pg/coord_relations.hpp"
 #include "pg/datum.hpp"
 #include "pg/direct_write.hpp"
 #include "pg/index_lookup.hpp"
 #include "pg/leases.hpp"
 #include "pg/ledger_store.hpp"
+#include "pg/run_as_owner.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -13,10 +15,9 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
-#include "catalog/namespace.h"
 #include "commands/sequence.h"
+#include "tcop/utility.h"
 #include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
 
@@ -77,14 +78,9 @@ struct LedgerRelations {
 };
 
 LedgerRelations ledger_relations() {
-    Oid schema = get_namespace_oid("coord", false);
-    LedgerRelations r{get_relname_relid("ledger_entries", schema),
-                      get_relname_relid("ledger_entries_idempotency_key", schema),
-                      get_relname_relid("ledger_entries_entry_id_seq", schema)};
-    if (!OidIsValid(r.table) || !OidIsValid(r.key_index) || !OidIsValid(r.entry_id_sequence))
-        elog(ERROR, "pg_coord: table coord.ledger_entries, its idempotency key index or its "
-                    "entry_id sequence is missing");
-    return r;
+    return {coord_relation_oid(CoordRelation::ledger_entries),
+            coord_relation_oid(CoordRelation::ledger_entries_idempotency_key),
+            coord_relation_oid(CoordRelation::ledger_entries_entry_id_seq)};
 }
 
 // A stored entry as plain data, so that it can leave pg_call (guard.hpp).
@@ -109,47 +105,42 @@ void copy_text(Datum value, char* out, std::size_t capacity, std::size_t* length
     memcpy(out, VARDATA_ANY(t), *length);
 }
 
+// Copies the entry's columns out of the row (a find_unique_key_row reader).
+void copy_entry(HeapTuple tuple, TupleDesc desc, void* out) {
+    RawEntry& row = *static_cast<RawEntry*>(out);
+    bool isnull = false;
+    row.found = true;
+    row.entry_id = DatumGetInt64(heap_getattr(tuple, column::entry_id, desc, &isnull));
+    copy_text(heap_getattr(tuple, column::cycle_id, desc, &isnull), row.cycle_id, kMaxCycleIdBytes,
+              &row.cycle_id_length);
+    copy_text(heap_getattr(tuple, column::account, desc, &isnull), row.account, kMaxAccountBytes,
+              &row.account_length);
+    char* amount = DatumGetCString(
+        DirectFunctionCall1(numeric_out, heap_getattr(tuple, column::amount, desc, &isnull)));
+    row.amount_length = Min(strlen(amount), sizeof(row.amount) - 1);
+    memcpy(row.amount, amount, row.amount_length);
+    copy_text(heap_getattr(tuple, column::currency, desc, &isnull), row.currency,
+              sizeof(row.currency) - 1, &row.currency_length);
+    copy_text(heap_getattr(tuple, column::status, desc, &isnull), row.status,
+              sizeof(row.status) - 1, &row.status_length);
+}
+
 // Reads the entry of an idempotency key through the unique index, without
-// the executor: half of all posts in a rerun are replays, and an SPI SELECT
-// costs more than the rest of such a call. The snapshot is fresh under READ
-// COMMITTED (after a CommandCounterIncrement, so this transaction's own
-// posts are seen).
+// the executor (an SPI SELECT costs more than the rest of a replay), as ON
+// CONFLICT would find it: so a post that finds nothing inserts right away,
+// and a post that finds an insert of its key in progress waits for it, as
+// the insert would have to.
 RawEntry read_entry_by_key(std::string_view key) {
     RawEntry row{};
     RawEntry* out = &row;  // filled through a pointer: pg_call returns scalars only
     pg_call([&] {
-        RawEntry& row = *out;
-        CommandCounterIncrement();
         LedgerRelations rel = ledger_relations();
         Relation table = table_open(rel.table, AccessShareLock);
         text* key_text = cstring_to_text_with_len(key.data(), static_cast<int>(key.size()));
         ScanKeyData scan_key;  // systable scans name the heap column
         ScanKeyInit(&scan_key, column::idempotency_key, BTEqualStrategyNumber, F_TEXTEQ,
                     PointerGetDatum(key_text));
-        use_index_collations(&scan_key, 1, rel.key_index);
-        Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
-        SysScanDesc scan = systable_beginscan(table, rel.key_index, true, snapshot, 1, &scan_key);
-        HeapTuple tuple = systable_getnext(scan);
-        if (HeapTupleIsValid(tuple)) {
-            TupleDesc desc = RelationGetDescr(table);
-            bool isnull = false;
-            row.found = true;
-            row.entry_id = DatumGetInt64(heap_getattr(tuple, column::entry_id, desc, &isnull));
-            copy_text(heap_getattr(tuple, column::cycle_id, desc, &isnull), row.cycle_id,
-                      kMaxCycleIdBytes, &row.cycle_id_length);
-            copy_text(heap_getattr(tuple, column::account, desc, &isnull), row.account,
-                      kMaxAccountBytes, &row.account_length);
-            char* amount = DatumGetCString(DirectFunctionCall1(
-                numeric_out, heap_getattr(tuple, column::amount, desc, &isnull)));
-            row.amount_length = Min(strlen(amount), sizeof(row.amount) - 1);
-            memcpy(row.amount, amount, row.amount_length);
-            copy_text(heap_getattr(tuple, column::currency, desc, &isnull), row.currency,
-                      sizeof(row.currency) - 1, &row.currency_length);
-            copy_text(heap_getattr(tuple, column::status, desc, &isnull), row.status,
-                      sizeof(row.status) - 1, &row.status_length);
-        }
-        systable_endscan(scan);
-        UnregisterSnapshot(snapshot);
+        find_unique_key_row(table, rel.key_index, &scan_key, 1, copy_entry, out);
         table_close(table, AccessShareLock);
     });
     return row;
@@ -188,7 +179,8 @@ enum class InsertOutcome { inserted, key_exists, needs_executor };
 
 struct InsertAttempt {
     InsertOutcome outcome;
-    std::int64_t entry_id;
+    std::int64_t entry_id;  // inserted
+    Oid table_owner;        // needs_executor
 };
 
 text* text_of(std::string_view value) {
@@ -210,7 +202,11 @@ InsertAttempt insert_entry_directly(const PostRequest& request, const std::optio
         Relation table = table_open(rel.table, RowExclusiveLock);
         if (insert_needs_executor(table)) {
             out->outcome = InsertOutcome::needs_executor;
+            out->table_owner = table->rd_rel->relowner;
         } else {
+            // The executor's checks for an INSERT (ExecCheckXactReadOnly).
+            PreventCommandIfReadOnly("INSERT");
+            PreventCommandIfParallelMode("INSERT");
             check_entry_columns(RelationGetDescr(table));
             Datum values[column::count] = {};
             bool nulls[column::count] = {};
@@ -246,7 +242,9 @@ InsertAttempt insert_entry_directly(const PostRequest& request, const std::optio
 
 // The same insert through SQL, for a table with triggers or constraints
 // (insert_needs_executor): the entry_id, or nullopt when the key exists.
-std::optional<std::int64_t> insert_entry_with_executor(const PostRequest& request,
+// coord.ledger_post has invoker rights (it runs no other SQL), so this runs
+// as the table's owner with a pinned search_path, as SECURITY DEFINER would.
+std::optional<std::int64_t> insert_entry_with_executor(Oid table_owner, const PostRequest& request,
                                                        const std::optional<Fence>& fence) {
     static Statement insert(
         "INSERT INTO coord.ledger_entries "
@@ -260,13 +258,15 @@ std::optional<std::int64_t> insert_entry_with_executor(const PostRequest& reques
         fence_name = fence->name;
         fence_token = fence->token;
     }
-    Spi spi;
-    spi.run(insert, {text_param(request.idempotency_key), text_param(request.cycle_id),
-                     text_param(request.account), text_param(request.amount),
-                     text_param(request.currency), text_param(fence_name),
-                     int64_param(fence_token)});
-    if (auto row = spi.first_row()) return row->get_int64(1);
-    return std::nullopt;
+    return run_as_owner(table_owner, [&]() -> std::optional<std::int64_t> {
+        Spi spi;
+        spi.run(insert, {text_param(request.idempotency_key), text_param(request.cycle_id),
+                         text_param(request.account), text_param(request.amount),
+                         text_param(request.currency), text_param(fence_name),
+                         int64_param(fence_token)});
+        if (auto row = spi.first_row()) return row->get_int64(1);
+        return std::nullopt;
+    });
 }
 
 }  // namespace
@@ -280,15 +280,16 @@ PostResult post_entry(const PostRequest& request, const std::optional<Fence>& fe
     if (fence) verify_fence(fence->name, fence->token);
     InsertAttempt attempt = insert_entry_directly(request, fence);
     if (attempt.outcome == InsertOutcome::needs_executor) {
-        std::optional<std::int64_t> entry_id = insert_entry_with_executor(request, fence);
-        attempt = entry_id ? InsertAttempt{InsertOutcome::inserted, *entry_id}
-                           : InsertAttempt{InsertOutcome::key_exists, 0};
+        std::optional<std::int64_t> entry_id =
+            insert_entry_with_executor(attempt.table_owner, request, fence);
+        attempt = entry_id ? InsertAttempt{InsertOutcome::inserted, *entry_id, InvalidOid}
+                           : InsertAttempt{InsertOutcome::key_exists, 0, InvalidOid};
     }
     if (attempt.outcome == InsertOutcome::inserted)
         return {attempt.entry_id, true, to_string(EntryStatus::pending)};
     // Another session inserted the key since we looked: the insert waited
-    // for it to commit, and a fresh snapshot now sees its entry (ledger rows
-    // are never deleted). Every concurrent caller gets that entry_id.
+    // for it to commit, and the look-up now finds its entry (ledger rows are
+    // never deleted). Every concurrent caller gets that entry_id.
     if (auto found = find_entry(request.idempotency_key)) return replay(*found, request);
     throw Error(sqlstate::internal_error,
                 fmt::format("ledger entry with idempotency_key \"{}\" could not be read after a "
