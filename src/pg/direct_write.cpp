@@ -2,6 +2,7 @@
 
 extern "C" {
 #include "access/tableam.h"
+#include "catalog/index.h"
 #include "executor/executor.h"
 #include "nodes/execnodes.h"
 #include "nodes/pg_list.h"
@@ -16,17 +17,27 @@ namespace coord::pg {
 namespace {
 
 // The executor state the index helpers of execIndexing.c need: the table as
-// a result relation with its indexes open. `speculative` also prepares what
-// the unique-key checks of a speculative insertion compare with.
+// a result relation with its indexes open.
 struct IndexWriter {
     EState* estate;
     ResultRelInfo* result_rel;
 
-    IndexWriter(Relation table, bool speculative) {
+    explicit IndexWriter(Relation table) {
         estate = CreateExecutorState();
         result_rel = makeNode(ResultRelInfo);
         InitResultRelInfo(result_rel, table, 1, nullptr, 0);
-        ExecOpenIndices(result_rel, speculative);
+        ExecOpenIndices(result_rel, /*speculative=*/false);
+    }
+    // What ExecCheckIndexConstraints compares the key of `index` with
+    // (ExecOpenIndices(..., true) prepares it for every unique index up
+    // front; only a look-up after a conflict needs it, for one index).
+    void prepare_key_check(Oid index) {
+        for (int i = 0; i < result_rel->ri_NumIndices; ++i) {
+            Relation index_rel = result_rel->ri_IndexRelationDescs[i];
+            IndexInfo* info = result_rel->ri_IndexRelationInfo[i];
+            if (RelationGetRelid(index_rel) == index && info->ii_UniqueOps == nullptr)
+                BuildSpeculativeIndexInfo(index_rel, info);
+        }
     }
     // Not a destructor: this lives inside pg_call, where an ERROR unwinds by
     // longjmp (the transaction's abort frees the memory and closes the indexes).
@@ -72,7 +83,7 @@ bool insert_needs_executor(Relation table) {
 // again. The first look-up is the caller's (find_unique_key_row).
 bool insert_unless_key_exists(Relation table, Oid key_index, const Datum* values,
                               const bool* nulls) {
-    IndexWriter writer(table, /*speculative=*/true);
+    IndexWriter writer(table);
     TupleTableSlot* slot = table_slot_create(table, nullptr);
     List* arbiters = list_make1_oid(key_index);
     int natts = RelationGetDescr(table)->natts;
@@ -84,11 +95,14 @@ bool insert_unless_key_exists(Relation table, Oid key_index, const Datum* values
         ExecStoreVirtualTuple(slot);
         slot->tts_tableOid = RelationGetRelid(table);
 
-        ItemPointerData conflict;
-        if (!looked_up && !ExecCheckIndexConstraints(writer.result_rel, slot, writer.estate,
-                                                     &conflict, arbiters)) {
-            check_conflict_visible(table, &conflict);
-            break;
+        if (!looked_up) {
+            writer.prepare_key_check(key_index);
+            ItemPointerData conflict;
+            if (!ExecCheckIndexConstraints(writer.result_rel, slot, writer.estate, &conflict,
+                                           arbiters)) {
+                check_conflict_visible(table, &conflict);
+                break;
+            }
         }
         // Sessions that find our row while it is speculative wait on this
         // lock for our decision, not for our whole transaction.
@@ -112,7 +126,7 @@ bool insert_unless_key_exists(Relation table, Oid key_index, const Datum* values
 }
 
 void insert_index_entries(Relation table, HeapTuple tuple) {
-    IndexWriter writer(table, /*speculative=*/false);
+    IndexWriter writer(table);
     TupleTableSlot* slot = MakeSingleTupleTableSlot(RelationGetDescr(table), &TTSOpsHeapTuple);
     ExecStoreHeapTuple(tuple, slot, false);
     ExecInsertIndexTuples(writer.result_rel, slot, writer.estate, false, false, nullptr, NIL);
