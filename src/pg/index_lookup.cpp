@@ -7,21 +7,76 @@ extern "C" {
 #include "access/tableam.h"
 #include "catalog/pg_index.h"
 #include "storage/lmgr.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 }
 
 namespace coord::pg {
 
-void use_index_collations(ScanKeyData* keys, int nkeys, Oid index_oid) {
+namespace {
+
+// The collations of the index columns the hot look-ups search, kept per
+// backend: opening the index on every look-up only to read them costs a lock
+// round trip. An entry is forgotten when its index's cache entry is
+// invalidated (a collation never changes, but a dropped index's OID may be
+// reused).
+struct IndexColumnCollation {
+    Oid index;
+    AttrNumber table_column;
+    Oid collation;
+};
+constexpr int kCachedCollations = 16;
+IndexColumnCollation cached_collations[kCachedCollations];
+int cached_count = 0;
+bool invalidation_registered = false;
+
+void forget_collations(Datum, Oid relation) {
+    int kept = 0;
+    for (int i = 0; i < cached_count; ++i)
+        if (OidIsValid(relation) && cached_collations[i].index != relation)
+            cached_collations[kept++] = cached_collations[i];
+    cached_count = kept;
+}
+
+bool cached_collation(Oid index, AttrNumber table_column, Oid* collation) {
+    for (int i = 0; i < cached_count; ++i)
+        if (cached_collations[i].index == index &&
+            cached_collations[i].table_column == table_column) {
+            *collation = cached_collations[i].collation;
+            return true;
+        }
+    return false;
+}
+
+// Before systable_beginscan a key names a table column (sk_attno); the
+// collation is that of the index column built on it.
+void read_collations(ScanKeyData* keys, int nkeys, Oid index_oid) {
+    if (!invalidation_registered) {
+        CacheRegisterRelcacheCallback(forget_collations, Datum(0));
+        invalidation_registered = true;
+    }
     Relation index = index_open(index_oid, AccessShareLock);
-    // Before systable_beginscan a key names a table column (sk_attno); find
-    // the index column built on it.
     for (int i = 0; i < nkeys; ++i)
         for (int column = 0; column < index->rd_index->indnkeyatts; ++column)
-            if (index->rd_index->indkey.values[column] == keys[i].sk_attno)
+            if (index->rd_index->indkey.values[column] == keys[i].sk_attno) {
                 keys[i].sk_collation = index->rd_indcollation[column];
+                Oid known;
+                if (cached_count < kCachedCollations &&
+                    !cached_collation(index_oid, keys[i].sk_attno, &known))
+                    cached_collations[cached_count++] = {index_oid, keys[i].sk_attno,
+                                                         keys[i].sk_collation};
+            }
     index_close(index, AccessShareLock);
+}
+
+}  // namespace
+
+void use_index_collations(ScanKeyData* keys, int nkeys, Oid index_oid) {
+    bool all_cached = true;
+    for (int i = 0; i < nkeys && all_cached; ++i)
+        all_cached = cached_collation(index_oid, keys[i].sk_attno, &keys[i].sk_collation);
+    if (!all_cached) read_collations(keys, nkeys, index_oid);
 }
 
 namespace {
