@@ -60,31 +60,46 @@ std::vector<std::int64_t> measure(bool polling, int waiters, int handoffs) {
         std::string name = std::string("bench:") + (polling ? "poll:" : "wait:") +
                            std::to_string(waiters) + ":" + std::to_string(round);
         std::string token = *holder.exec("SELECT coord.acquire($1, 'holder')", {name}).scalar();
-        std::atomic<std::int64_t> released_at{0};
+        // Grants are serialized by the lease: grant k follows release k
+        // (release 0 is the holder's). A grant can return before the
+        // releasing client has even received its reply, so a grant waits for
+        // its own release's timestamp rather than reading the latest one.
+        std::vector<std::atomic<std::int64_t>> released_at(static_cast<std::size_t>(waiters) + 1);
+        for (auto& t : released_at) t = 0;
+        std::atomic<int> grants{0};
         std::atomic<int> started{0};
         std::vector<std::thread> threads;
         for (int i = 0; i < waiters; ++i) {
-            threads.emplace_back([&, i] {
+            // Pollers that began waiting at unrelated moments: each starts at
+            // its own random phase of the 10 ms period. Started together they
+            // would poll in lockstep and every grant after the first would
+            // wait a whole period.
+            auto phase = std::chrono::microseconds(rng() % 10'000);
+            threads.emplace_back([&, i, phase] {
                 Connection& c = *conns[i];
                 std::string owner = "w" + std::to_string(i);
                 started++;
                 std::optional<std::string> got;
                 if (polling) {
+                    std::this_thread::sleep_for(phase);
                     while (!(acquire_calls++, got = c.exec("SELECT coord.acquire($1, $2)", {name, owner}).scalar()))
                         std::this_thread::sleep_for(std::chrono::milliseconds(10));
                 } else {
                     acquire_calls++;
                     got = c.exec("SELECT coord.acquire($1, $2, wait_for => '30 s')", {name, owner}).scalar();
                 }
+                std::int64_t returned_at = now_us();
+                auto k = static_cast<std::size_t>(grants++);
+                while (released_at[k].load() == 0) std::this_thread::yield();
                 // Clamp: the grant cannot precede the release's commit, only
                 // the releasing client's receipt of its reply.
-                std::int64_t latency = std::max<std::int64_t>(0, now_us() - released_at.load());
+                std::int64_t latency = std::max<std::int64_t>(0, returned_at - released_at[k].load());
                 {
                     std::lock_guard<std::mutex> guard(samples_mutex);
                     samples.push_back(latency);
                 }
                 c.exec("SELECT coord.release($1, $2)", {name, *got});
-                released_at = now_us();
+                released_at[k + 1] = now_us();
             });
         }
         // Start the clock only once everybody waits.
@@ -98,7 +113,7 @@ std::vector<std::int64_t> measure(bool polling, int waiters, int handoffs) {
         // alike), or the baseline would be phase-locked to the holder.
         std::this_thread::sleep_for(std::chrono::microseconds(20'000 + rng() % 10'000));
         holder.exec("SELECT coord.release($1, $2)", {name, token});
-        released_at = now_us();
+        released_at[0] = now_us();
         for (auto& t : threads) t.join();
     }
     return samples;
@@ -140,7 +155,7 @@ void cycle_search_bench() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int handoffs = argc > 1 ? std::atoi(argv[1]) : 160;
+    int handoffs = argc > 1 ? std::atoi(argv[1]) : 320;
     try {
         Connection setup;
         setup.exec("CREATE EXTENSION IF NOT EXISTS pg_coord");

@@ -51,6 +51,16 @@ bool decide_force_release(const std::optional<LeaseRecord>& current, Micros now)
     return current && current->held_at(now);
 }
 
+LeaseRecord hand_over(const LeaseRecord& released, std::string_view next_owner, Micros now,
+                      Micros ttl) {
+    return LeaseRecord{std::string(next_owner), released.token + 1, now, now + ttl};
+}
+
+bool handed_over_to(const std::optional<LeaseRecord>& current, std::string_view owner, Token token,
+                    Micros now) {
+    return current && current->held_by_token(token, now) && *current->owner == owner;
+}
+
 void check_fence(const std::optional<LeaseRecord>& current, std::string_view name, Token token,
                  Micros now) {
     if (!current || !current->held_by_token(token, now)) throw_lease_lost(current, name, token);

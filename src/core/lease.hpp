@@ -56,6 +56,18 @@ bool decide_release(const std::optional<LeaseRecord>& current, Token token, Micr
 // True when a live (unexpired) holding is ended by an administrator.
 bool decide_force_release(const std::optional<LeaseRecord>& current, Micros now);
 
+// A release with someone waiting hands the lease straight to the first
+// waiter: the row the release writes instead of a free one (a new, larger
+// token; the waiter's ttl counted from now).
+LeaseRecord hand_over(const LeaseRecord& released, std::string_view next_owner, Micros now,
+                      Micros ttl);
+
+// True when the row shows the hand-off a waiter was promised: `owner` holds
+// the lease, live, with exactly `token` (false when the releasing
+// transaction rolled back or the lease changed hands again since).
+bool handed_over_to(const std::optional<LeaseRecord>& current, std::string_view owner, Token token,
+                    Micros now);
+
 // Throws Error(lease_lost) unless `token` is the current, unexpired holding.
 void check_fence(const std::optional<LeaseRecord>& current, std::string_view name, Token token,
                  Micros now);

@@ -13,6 +13,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <functional>
 
 using namespace coord;
 using namespace coord::pg;
@@ -47,6 +48,23 @@ void require_read_committed() {
 
 bool allowed_unless_queued(std::string_view name) { return !someone_waits_for(name); }
 
+// One try at every name, all or nothing. A single name takes the lighter
+// path that leaves no trace when busy (no subtransaction, no row lock).
+AcquireAttempt try_names_now(Spi& spi, const std::vector<std::string>& names,
+                             std::string_view owner, Micros ttl,
+                             const std::function<bool(std::string_view)>& new_holding_allowed) {
+    if (names.size() > 1) return try_acquire_all_now(spi, names, owner, ttl, new_holding_allowed);
+    AcquireTry one = try_acquire_without_waiting(spi, names.front(), owner, ttl,
+                                                 new_holding_allowed(names.front()));
+    AcquireAttempt attempt;
+    attempt.retry_at = one.retry_at;
+    if (one.token) {
+        attempt.granted = true;
+        attempt.tokens.push_back(*one.token);
+    }
+    return attempt;
+}
+
 // Waits (wait_for > 0) or tries once; tokens in the order of `names`.
 std::optional<std::vector<Token>> acquire_names(Spi& spi, const std::vector<std::string>& names,
                                                 std::string_view owner, Micros ttl,
@@ -57,19 +75,13 @@ std::optional<std::vector<Token>> acquire_names(Spi& spi, const std::vector<std:
     }
     // A newcomer takes a free lease only when nobody queues for it (FIFO);
     // the holder's own retry always succeeds.
-    AcquireAttempt now = try_acquire_all_now(spi, names, owner, ttl, &allowed_unless_queued);
+    AcquireAttempt now = try_names_now(spi, names, owner, ttl, &allowed_unless_queued);
     if (now.granted) return now.tokens;
     if (wait_for == 0) return std::nullopt;
-    std::vector<Token> tokens;
-    bool granted = wait_for_leases(spi, owner, names, wait_for, [&] {
+    return wait_for_leases(spi, owner, names, ttl, wait_for, [&] {
         // At the head of every queue: free leases are ours to take.
-        AcquireAttempt a = try_acquire_all_now(spi, names, owner, ttl,
-                                               [](std::string_view) { return true; });
-        if (a.granted) tokens = a.tokens;
-        return AttemptResult{a.granted, a.retry_at};
+        return try_names_now(spi, names, owner, ttl, [](std::string_view) { return true; });
     });
-    if (!granted) return std::nullopt;
-    return tokens;
 }
 
 std::vector<std::string> names_arg(const Args& args, int i) {
@@ -116,16 +128,8 @@ COORD_FUNCTION(coord_acquire) {
     auto wait_for = wait_for_arg(args, 3);
     note_lease_touched(name);  // this transaction's end wakes the name's first waiter
     Spi spi;
-    if (wait_for == 0) {
-        std::optional<Token> token;
-        if (!someone_waits_for(name)) {
-            token = try_acquire(spi, name, owner, ttl);
-        } else {
-            // Others are queued (FIFO): only the holder's own retry succeeds.
-            AcquireAttempt a = try_acquire_all_now(spi, {std::string(name)}, owner, ttl,
-                                                   [](std::string_view) { return false; });
-            if (a.granted) token = a.tokens.front();
-        }
+    if (wait_for == 0 && !someone_waits_for(name)) {
+        std::optional<Token> token = try_acquire(spi, name, owner, ttl);
         return token ? int64_datum(*token) : null_result(fcinfo);
     }
     std::optional<std::vector<Token>> tokens =

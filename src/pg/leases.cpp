@@ -5,6 +5,7 @@
 #include "pg/datum.hpp"
 #include "pg/direct_write.hpp"
 #include "pg/index_lookup.hpp"
+#include "pg/waiting.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -153,24 +154,33 @@ std::optional<LeaseRecord> record_from(const RawLeaseRow& row) {
     return record;
 }
 
-// After heap_update or heap_lock_tuple on the row version that was read:
-// true when it was done; false when another transaction changed the row
-// since (the caller reads it again). Inside pg_call.
-bool done_on_version_read(TM_Result result, std::string_view name, const char* action) {
+enum class SetResult {
+    done,
+    changed,  // another transaction changed the row since it was read: re-read
+    locked,   // (wait = false only) another transaction is changing it now
+};
+
+// What heap_update or heap_lock_tuple on the row version that was read
+// means for the caller (inside pg_call).
+SetResult outcome_on_version_read(TM_Result result, bool waited, std::string_view name,
+                                  const char* action) {
     // A transaction snapshot would read the same old version again.
     if ((result == TM_Updated || result == TM_Deleted) && IsolationUsesXactSnapshot())
         ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
                         errmsg("could not serialize access due to concurrent update")));
     if (result != TM_Ok && result != TM_Updated && result != TM_Deleted &&
-        result != TM_SelfModified)
+        result != TM_SelfModified && !(result == TM_BeingModified && !waited))
         elog(ERROR, "pg_coord: unexpected result %d %s lease \"%.*s\"", static_cast<int>(result),
              action, static_cast<int>(name.size()), name.data());
-    return result == TM_Ok;
+    return result == TM_Ok ? SetResult::done
+           : result == TM_BeingModified ? SetResult::locked
+                                        : SetResult::changed;
 }
 
-// Replaces the row version `read` found with `next`; false when another
-// transaction changed the row since (the caller re-reads).
-bool compare_and_set(const LeaseRowRef& read, std::string_view name, const LeaseRecord& next) {
+// Replaces the row version `read` found with `next`. With `wait`, a
+// concurrent writer is waited out (then: done or changed).
+SetResult compare_and_set(const LeaseRowRef& read, std::string_view name, const LeaseRecord& next,
+                          bool wait = true) {
     return pg_call([&] {
         // The executor's checks for an UPDATE (ExecCheckXactReadOnly).
         PreventCommandIfReadOnly("UPDATE");
@@ -190,11 +200,11 @@ bool compare_and_set(const LeaseRowRef& read, std::string_view name, const Lease
         TM_FailureData failure;
         LockTupleMode lock_mode;
         TM_Result result = heap_update(table, &old_version, new_version, GetCurrentCommandId(true),
-                                       InvalidSnapshot, true, &failure, &lock_mode);
+                                       InvalidSnapshot, wait, &failure, &lock_mode);
         if (result == TM_Ok && !HeapTupleIsHeapOnly(new_version))
             insert_index_entries(table, new_version);
         table_close(table, NoLock);
-        return done_on_version_read(result, name, "updating");
+        return outcome_on_version_read(result, wait, name, "updating");
     });
 }
 
@@ -214,7 +224,7 @@ bool share_lock(const LeaseRowRef& read, std::string_view name) {
                                            /*follow_update=*/true, &buffer, &failure);
         if (BufferIsValid(buffer)) ReleaseBuffer(buffer);
         table_close(table, NoLock);
-        return done_on_version_read(result, name, "locking");
+        return outcome_on_version_read(result, true, name, "locking") == SetResult::done;
     });
 }
 
@@ -237,6 +247,10 @@ struct LeaseChange {
     std::optional<LeaseRecord> next;
 };
 
+[[noreturn]] void throw_kept_changing(std::string_view name) {
+    throw Error("40001", fmt::format("lease \"{}\" kept changing concurrently; retry", name));
+}
+
 template <typename Decide>
 auto change_lease(Spi& spi, std::string_view name, Decide&& decide) {
     for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
@@ -244,11 +258,11 @@ auto change_lease(Spi& spi, std::string_view name, Decide&& decide) {
         std::optional<LeaseRecord> current = record_from(read.ref().row);
         auto change = decide(current, now_micros());
         if (!change.next) return change.answer;
-        if (current ? compare_and_set(read.ref(), name, *change.next)
+        if (current ? compare_and_set(read.ref(), name, *change.next) == SetResult::done
                     : insert_first(spi, name, *change.next))
             return change.answer;
     }
-    throw Error("40001", fmt::format("lease \"{}\" kept changing concurrently; retry", name));
+    throw_kept_changing(name);
 }
 
 // A token handed out must survive a crash: the transaction that grants it
@@ -261,6 +275,17 @@ void force_synchronous_commit() {
 }
 
 LeaseRecord freed(const LeaseRecord& r) { return LeaseRecord{std::nullopt, r.token, 0, 0}; }
+
+// What a release writes: the lease handed to the first waiter when there is
+// one that can take it so (waiting.hpp, "Hand-off"), else a free lease.
+LeaseRecord released(const LeaseRecord& current, std::string_view name, Micros now) {
+    std::optional<HandoffCandidate> next = first_waiter_of(name);
+    if (!next) return freed(current);
+    LeaseRecord handed = hand_over(current, next->owner, now, next->ttl);
+    if (!promise_handoff(*next, handed.token)) return freed(current);
+    force_synchronous_commit();
+    return handed;
+}
 
 }  // namespace
 
@@ -289,6 +314,34 @@ std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_vi
     });
 }
 
+AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::string_view owner,
+                                       Micros ttl, bool new_holding_allowed) {
+    for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
+        LeaseRowRead read(name, LeaseAccess::change);
+        std::optional<LeaseRecord> current = record_from(read.ref().row);
+        AcquireDecision d = decide_acquire(current, owner, now_micros(), ttl);
+        if (!d.write_needed()) return {std::nullopt, current->expires_at};
+        if (d.kind == AcquireDecision::Kind::granted) {
+            if (!new_holding_allowed) return {};
+            force_synchronous_commit();
+        }
+        LeaseRecord next{std::string(owner), d.token, d.acquired_at, d.expires_at};
+        if (!current) {
+            if (insert_first(spi, name, next)) return {d.token, std::nullopt};
+            continue;
+        }
+        switch (compare_and_set(read.ref(), name, next, /*wait=*/false)) {
+            case SetResult::done:
+                return {d.token, std::nullopt};
+            case SetResult::locked:
+                return {};  // that transaction's end wakes a waiter
+            case SetResult::changed:
+                break;
+        }
+    }
+    throw_kept_changing(name);
+}
+
 Micros renew(Spi& spi, std::string_view name, Token token, Micros ttl) {
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
         Micros expires_at = decide_renew(current, name, token, now, ttl);
@@ -301,7 +354,7 @@ Micros renew(Spi& spi, std::string_view name, Token token, Micros ttl) {
 bool release(Spi& spi, std::string_view name, Token token) {
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
         if (!decide_release(current, token, now)) return LeaseChange<bool>{false, std::nullopt};
-        return LeaseChange<bool>{true, freed(*current)};
+        return LeaseChange<bool>{true, released(*current, name, now)};
     });
 }
 
@@ -310,11 +363,14 @@ bool force_release(Spi& spi, std::string_view name) {
         bool was_held = decide_force_release(current, now);
         // An expired holding is cleared too, so coord.leases stops listing it.
         if (!current || !current->owner) return LeaseChange<bool>{false, std::nullopt};
-        return LeaseChange<bool>{was_held, freed(*current)};
+        return LeaseChange<bool>{was_held, released(*current, name, now)};
     });
 }
 
 void verify_fence(std::string_view name, Token token) {
+    // The share lock can keep a waiter's try from taking an expired lease:
+    // this transaction's end wakes it.
+    note_lease_touched(name);
     for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
         LeaseRowRead read(name, LeaseAccess::lock);
         std::optional<LeaseRecord> current = record_from(read.ref().row);
@@ -324,7 +380,7 @@ void verify_fence(std::string_view name, Token token) {
             return;
         }
     }
-    throw Error("40001", fmt::format("lease \"{}\" kept changing concurrently; retry", name));
+    throw_kept_changing(name);
 }
 
 }  // namespace coord::pg

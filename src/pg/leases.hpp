@@ -19,6 +19,17 @@ std::optional<LeaseRecord> read_lease(std::string_view name);
 std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_view owner,
                                  Micros ttl);
 
+// One try that never waits for another transaction and, unless it takes
+// the lease, writes and locks nothing (the waiting path: a busy try must
+// leave no trace, not even a transaction id). A new holding is taken only if
+// `new_holding_allowed`; the holder's own retry always extends.
+struct AcquireTry {
+    std::optional<Token> token;      // taken
+    std::optional<Micros> retry_at;  // busy: when the current holding expires
+};
+AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::string_view owner,
+                                       Micros ttl, bool new_holding_allowed);
+
 Micros renew(Spi& spi, std::string_view name, Token token, Micros ttl);
 bool release(Spi& spi, std::string_view name, Token token);
 bool force_release(Spi& spi, std::string_view name);

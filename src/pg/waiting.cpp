@@ -9,10 +9,14 @@
 #include "core/validate.hpp"
 #include "core/wait_graph.hpp"
 #include "pg/datum.hpp"
+#include "pg/leases.hpp"
 #include "pg/waiting.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "common/hashfn.h"
+#include "storage/lmgr.h"
+#include "storage/procarray.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -57,6 +61,12 @@ struct BackendWait {
     std::uint64_t request;  // arrival number of the current request
     TimestampTz since;
     TimestampTz deadline;
+    Micros ttl;      // of the holding asked for
+    int name_count;  // names in the request; only single-name ones are handed leases
+    // A release promised this request the holding `handed_token`, written
+    // by transaction `handed_by` (0: no promise).
+    Token handed_token;
+    TransactionId handed_by;
     char owner[kOwnerSize];
     // Filled by the backend that chose this request as a deadlock victim.
     char victim_name[kNameSize];
@@ -179,11 +189,19 @@ void wake(int procno) { SetLatch(&GetPGProcByNumber(procno)->procLatch); }
 std::uint64_t my_request = 0;  // 0: not waiting
 bool exit_hook_registered = false;
 
+// A hand-off promised to this backend's request (see promise_handoff).
+struct Promise {
+    Token token;
+    TransactionId by;
+};
+
 // Removes this backend's request (if any) and wakes the new head of every
 // queue it headed. Returns the victim detail when it had been chosen as a
-// deadlock victim. Called on every exit path (normal return, C++ unwinding,
-// transaction abort, backend exit); idempotent.
-bool leave_queue(std::string* victim_name = nullptr, std::string* victim_detail = nullptr) {
+// deadlock victim, and the hand-off promised to it, if any (after this no
+// release can promise it one). Called on every exit path (normal return,
+// C++ unwinding, transaction abort, backend exit); idempotent.
+bool leave_queue(std::string* victim_name = nullptr, std::string* victim_detail = nullptr,
+                 std::optional<Promise>* promise = nullptr) {
     if (shared == nullptr || my_request == 0) return false;
     int me = MyProc->pgprocno;
     bool victim = false;
@@ -195,8 +213,10 @@ bool leave_queue(std::string* victim_name = nullptr, std::string* victim_detail 
             *victim_name = b.victim_name;
             *victim_detail = b.victim_detail;
         }
+        if (promise && b.handed_token != 0) *promise = Promise{b.handed_token, b.handed_by};
         b.state = BackendState::idle;
         b.request = 0;
+        b.handed_token = 0;
     }
     for (int i = 0; i < shared->nslots; ++i) {
         WaitSlot& s = slots[i];
@@ -296,7 +316,7 @@ void waiting_xact_callback(XactEvent event, void*) {
 class Registration {
 public:
     Registration(std::string_view owner, const std::vector<std::string>& names, Micros since,
-                 Micros deadline) {
+                 Micros deadline, Micros ttl) {
         if (!exit_hook_registered) {
             pg_call([] { before_shmem_exit(on_backend_exit, 0); });
             exit_hook_registered = true;
@@ -317,6 +337,10 @@ public:
             b.request = request;
             b.since = since;
             b.deadline = deadline;
+            b.ttl = ttl;
+            b.name_count = static_cast<int>(names.size());
+            b.handed_token = 0;
+            b.handed_by = InvalidTransactionId;
             copy_text(b.owner, sizeof b.owner, owner);
             b.victim_name[0] = b.victim_detail[0] = '\0';
             std::size_t placed = 0;
@@ -368,6 +392,25 @@ public:
         bool victim = backends[MyProc->pgprocno].state == BackendState::victim;
         LWLockRelease(shared->lock);
         return victim;
+    }
+
+    std::optional<Promise> promise() const {
+        std::optional<Promise> p;
+        LWLockAcquire(shared->lock, LW_SHARED);
+        const BackendWait& b = backends[MyProc->pgprocno];
+        if (b.request == my_request && b.handed_token != 0) p = Promise{b.handed_token, b.handed_by};
+        LWLockRelease(shared->lock);
+        return p;
+    }
+
+    // A promise found unkept (its transaction rolled back, or the lease
+    // moved on since): forget it, unless a newer one replaced it meanwhile.
+    void forget(const Promise& p) const {
+        LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+        BackendWait& b = backends[MyProc->pgprocno];
+        if (b.request == my_request && b.handed_token == p.token && b.handed_by == p.by)
+            b.handed_token = 0;
+        LWLockRelease(shared->lock);
     }
 
 private:
@@ -495,7 +538,7 @@ bool cancel_victim(const WaitCycle& found, const VictimChoice& victim, Micros no
         int proc = -1;
         for (int p = 0; p < shared->nbackends; ++p)
             if (backends[p].request == e.request && backends[p].state == BackendState::waiting &&
-                backends[p].database == MyDatabaseId)
+                backends[p].database == MyDatabaseId && backends[p].handed_token == 0)
                 proc = p;
         if (proc < 0) all_waiting = false;
         if (e.request == victim.request) victim_proc = proc;
@@ -556,6 +599,20 @@ bool pending_records_exist() {
     return any;
 }
 
+bool transaction_in_progress(TransactionId xid) {
+    return pg_call([&] { return TransactionIdIsInProgress(xid); });
+}
+
+void wait_for_transaction_end(TransactionId xid) {
+    pg_call([&] { XactLockTableWait(xid, nullptr, nullptr, XLTW_None); });
+}
+
+// Read in a fresh snapshot (READ COMMITTED) once the promising transaction
+// has ended.
+bool promise_kept(const Promise& p, std::string_view owner, std::string_view name) {
+    return handed_over_to(read_lease(name), owner, p.token, now_micros());
+}
+
 }  // namespace
 
 // ---- public -----------------------------------------------------------------
@@ -598,6 +655,44 @@ void require_waiting_available() {
                     "wait_for => '0'.");
 }
 
+std::optional<HandoffCandidate> first_waiter_of(std::string_view name) {
+    if (shared == nullptr || pg_atomic_read_u32(&shared->used_slots) == 0) return std::nullopt;
+    std::uint32_t hash = hash_name(name);
+    bool found = false;
+    HandoffCandidate c{};
+    char owner[kOwnerSize];
+    LWLockAcquire(shared->lock, LW_SHARED);
+    int head = head_slot(MyDatabaseId, hash, name);
+    if (head >= 0) {
+        const WaitSlot& s = slots[head];
+        const BackendWait& b = backends[s.procno];
+        if (b.request == s.request && b.state == BackendState::waiting && b.name_count == 1) {
+            found = true;
+            c.procno = s.procno;
+            c.request = s.request;
+            c.ttl = b.ttl;
+            std::memcpy(owner, b.owner, kOwnerSize);
+        }
+    }
+    LWLockRelease(shared->lock);
+    if (!found) return std::nullopt;
+    c.owner = owner;
+    return c;
+}
+
+bool promise_handoff(const HandoffCandidate& candidate, Token token) {
+    TransactionId xid = pg_call([] { return GetTopTransactionId(); });
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    BackendWait& b = backends[candidate.procno];
+    bool promised = b.request == candidate.request && b.state == BackendState::waiting;
+    if (promised) {
+        b.handed_token = token;
+        b.handed_by = xid;
+    }
+    LWLockRelease(shared->lock);
+    return promised;
+}
+
 bool someone_waits_for(std::string_view name) {
     if (shared == nullptr || pg_atomic_read_u32(&shared->used_slots) == 0) return false;
     std::uint32_t hash = hash_name(name);
@@ -614,15 +709,24 @@ void note_lease_touched(std::string_view name) {
     touched.emplace_back(name);
 }
 
-bool wait_for_leases(Spi& spi, std::string_view owner, const std::vector<std::string>& names,
-                     Micros wait_for, const std::function<AttemptResult()>& attempt) {
+std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view owner,
+                                                  const std::vector<std::string>& names, Micros ttl,
+                                                  Micros wait_for,
+                                                  const std::function<AcquireAttempt()>& attempt) {
     require_waiting_available();
     if (pending_records_exist()) persist_deadlocks(spi);
     const Micros start = now_micros();
     const Micros deadline = start + wait_for;
     const Micros check_every = static_cast<Micros>(deadlock_timeout_ms) * 1000;
     Micros next_check = start + check_every;
-    Registration registration(owner, names, start, deadline);
+    Registration registration(owner, names, start, deadline, ttl);
+    auto granted = [&](std::vector<Token> tokens) {
+        std::string name, detail;
+        // Chosen as a victim meanwhile: the error aborts the grant too.
+        if (leave_queue(&name, &detail)) throw_victim(name, detail);
+        if (pending_records_exist()) persist_deadlocks(spi);
+        return tokens;
+    };
     for (;;) {
         if (registration.chosen_as_victim()) {
             std::string name, detail;
@@ -630,22 +734,32 @@ bool wait_for_leases(Spi& spi, std::string_view owner, const std::vector<std::st
             throw_victim(name, detail);
         }
         std::optional<Micros> retry_at;
-        if (registration.at_head()) {
-            AttemptResult result = attempt();
-            if (result.granted) {
-                std::string name, detail;
-                // Chosen as a victim meanwhile: the error aborts the grant too.
-                if (leave_queue(&name, &detail)) throw_victim(name, detail);
-                if (pending_records_exist()) persist_deadlocks(spi);
-                return true;
-            }
+        // A release handed this request the lease: once the releasing
+        // transaction has ended (its end wakes us), the row says whether it
+        // committed. Nothing to write: the holding is already durable.
+        std::optional<Promise> promise = registration.promise();
+        bool promise_pending = promise && transaction_in_progress(promise->by);
+        if (promise && !promise_pending) {
+            if (promise_kept(*promise, owner, names.front())) return granted({promise->token});
+            registration.forget(*promise);
+        }
+        if (!promise_pending && registration.at_head()) {
+            AcquireAttempt result = attempt();
+            if (result.granted) return granted(std::move(result.tokens));
             retry_at = result.retry_at;
         }
         Micros now = now_micros();
         if (now >= deadline) {
-            leave_queue();
+            std::optional<Promise> last;
+            leave_queue(nullptr, nullptr, &last);
             if (pending_records_exist()) persist_deadlocks(spi);
-            return false;
+            // Handed the lease just as the wait ran out: it is ours if that
+            // release commits.
+            if (last) {
+                wait_for_transaction_end(last->by);
+                if (promise_kept(*last, owner, names.front())) return std::vector<Token>{last->token};
+            }
+            return std::nullopt;
         }
         if (now >= next_check) {
             if (check_deadlock_through(spi, owner)) persist_deadlocks(spi);

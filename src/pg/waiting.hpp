@@ -40,14 +40,6 @@ bool someone_waits_for(std::string_view name);
 // transaction ends (commit or abort), the first waiter of `name` is woken.
 void note_lease_touched(std::string_view name);
 
-// One try at taking every name of a request.
-struct AttemptResult {
-    bool granted = false;
-    // When busy: the time the current holding expires (a timed wake-up), if
-    // a holder's expiry is known.
-    std::optional<Micros> retry_at;
-};
-
 // One try, never blocking on a row lock, at taking every name of `names`
 // (sorted, distinct) for `owner`: all or nothing (waiting_acquire.cpp). It
 // runs in a subtransaction, so the row locks of a failed try are released at
@@ -64,15 +56,34 @@ AcquireAttempt try_acquire_all_now(Spi& spi, const std::vector<std::string>& nam
                                    std::string_view owner, Micros ttl,
                                    const std::function<bool(std::string_view)>& new_holding_allowed);
 
-// Queues the request (owner, names, arrival order), calls `attempt` whenever
-// this request is at the head of every name's queue (at once, then after
-// each wake-up), sleeps on its latch in between; checks for a deadlock
-// through `owner` every coord.deadlock_timeout. Returns true when `attempt`
-// granted, false when `wait_for` ran out. Raises 40P01 when chosen as a
-// deadlock victim; query cancel / statement_timeout / termination raise as
-// usual, and in every case the request leaves the queue first.
-bool wait_for_leases(Spi& spi, std::string_view owner, const std::vector<std::string>& names,
-                     Micros wait_for, const std::function<AttemptResult()>& attempt);
+// Queues the request (owner, names, arrival order, the ttl it asks for),
+// calls `attempt` whenever this request is at the head of every name's
+// queue (at once, then after each wake-up), sleeps on its latch in between;
+// checks for a deadlock through `owner` every coord.deadlock_timeout.
+// Returns the tokens `attempt` got, or those of a hand-off (below); nullopt
+// when `wait_for` ran out. Raises 40P01 when chosen as a deadlock victim;
+// query cancel / statement_timeout / termination raise as usual, and in
+// every case the request leaves the queue first.
+std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view owner,
+                                                  const std::vector<std::string>& names, Micros ttl,
+                                                  Micros wait_for,
+                                                  const std::function<AcquireAttempt()>& attempt);
+
+// Hand-off: a release of a name whose first waiter is a single-name request
+// writes the lease over to that waiter in the releasing transaction (README,
+// "Woken, not polled"). When that transaction has ended, the woken waiter
+// finds itself the holder and returns without writing anything.
+struct HandoffCandidate {
+    int procno;
+    std::uint64_t request;
+    std::string owner;
+    Micros ttl;
+};
+std::optional<HandoffCandidate> first_waiter_of(std::string_view name);
+
+// Promises `candidate` the holding `token` that the current transaction is
+// about to write; false (nothing promised) when it stopped waiting meanwhile.
+bool promise_handoff(const HandoffCandidate& candidate, Token token);
 
 // Writes deadlocks detected in this database (held in shared memory) into
 // coord.deadlock_history, in the current transaction; they count as written

@@ -99,6 +99,26 @@ TEST(DecideForceRelease, TrueOnlyForALiveHolding) {
     EXPECT_FALSE(decide_force_release(LeaseRecord{}, kNow));
 }
 
+TEST(HandOver, TheWaiterGetsTheNextTokenAndItsOwnTtlFromNow) {
+    LeaseRecord next = hand_over(held_by("a", 7, kNow + 5), "b", kNow, kTtl);
+    EXPECT_EQ(next.owner, "b");
+    EXPECT_EQ(next.token, 8);
+    EXPECT_EQ(next.acquired_at, kNow);
+    EXPECT_EQ(next.expires_at, kNow + kTtl);
+    // The same owner waiting in another session still gets a new holding.
+    EXPECT_EQ(hand_over(held_by("a", 7, kNow + 5), "a", kNow, kTtl).token, 8);
+}
+
+TEST(HandedOverTo, OnlyTheExactLiveHoldingThatWasPromised) {
+    EXPECT_TRUE(handed_over_to(held_by("b", 8, kNow + 5), "b", 8, kNow));
+    EXPECT_FALSE(handed_over_to(held_by("a", 7, kNow + 5), "b", 8, kNow));  // release rolled back
+    EXPECT_FALSE(handed_over_to(held_by("b", 9, kNow + 5), "b", 8, kNow));  // a later holding
+    EXPECT_FALSE(handed_over_to(held_by("c", 8, kNow + 5), "b", 8, kNow));
+    EXPECT_FALSE(handed_over_to(held_by("b", 8, kNow), "b", 8, kNow));      // expired already
+    EXPECT_FALSE(handed_over_to(LeaseRecord{std::nullopt, 8, 0, 0}, "b", 8, kNow));
+    EXPECT_FALSE(handed_over_to(std::nullopt, "b", 8, kNow));
+}
+
 TEST(CheckFence, PassesForHolderAndRejectsEveryStaleCase) {
     EXPECT_NO_THROW(check_fence(held_by("a", 3, kNow + 5), "n", 3, kNow));
     EXPECT_EQ(sqlstate_of([] { check_fence(held_by("a", 4, kNow + 5), "n", 3, kNow); }), "CO001");
