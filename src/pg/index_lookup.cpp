@@ -81,8 +81,31 @@ void use_index_collations(ScanKeyData* keys, int nkeys, Oid index_oid) {
 
 namespace {
 
+// systable_beginscan renumbers its keys to index columns: every scan starts
+// from a copy of the caller's.
+SysScanDesc begin_key_scan(Relation table, Oid index, Snapshot snapshot, const ScanKeyData* keys,
+                           int nkeys) {
+    ScanKeyData* scan_keys = static_cast<ScanKeyData*>(palloc(sizeof(ScanKeyData) * nkeys));
+    memcpy(scan_keys, keys, sizeof(ScanKeyData) * nkeys);
+    return systable_beginscan(table, index, true, snapshot, nkeys, scan_keys);
+}
+
+// Under REPEATABLE READ or SERIALIZABLE the key's row is first the version
+// the transaction's snapshot sees (a later change of it, committed or not,
+// is not this transaction's business).
+bool find_in_transaction_snapshot(Relation table, Oid unique_index, const ScanKeyData* keys,
+                                  int nkeys, void (*read)(HeapTuple, TupleDesc, void*),
+                                  void* out) {
+    SysScanDesc scan =
+        begin_key_scan(table, unique_index, GetTransactionSnapshot(), keys, nkeys);
+    HeapTuple row = systable_getnext(scan);
+    if (row != nullptr) read(row, RelationGetDescr(table), out);
+    systable_endscan(scan);
+    return row != nullptr;
+}
+
 // ON CONFLICT's check under a transaction snapshot (ExecCheckTIDVisible):
-// the row must be one the snapshot sees, or one of this transaction.
+// a row committed after the snapshot was taken is a serialization failure.
 void require_visible_to_transaction(Relation table, SysScanDesc scan, HeapTuple row) {
     if (!IsolationUsesXactSnapshot()) return;
     if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(row->t_data))) return;
@@ -96,17 +119,15 @@ void require_visible_to_transaction(Relation table, SysScanDesc scan, HeapTuple 
 bool find_unique_key_row(Relation table, Oid unique_index, ScanKeyData* keys, int nkeys,
                          void (*read)(HeapTuple row, TupleDesc desc, void* out), void* out) {
     use_index_collations(keys, nkeys, unique_index);
+    if (IsolationUsesXactSnapshot() &&
+        find_in_transaction_snapshot(table, unique_index, keys, nkeys, read, out))
+        return true;
     for (;;) {
         // A dirty snapshot sees rows of transactions in progress and tells
         // who they are (check_exclusion_or_unique_constraint does the same).
         SnapshotData dirty;
         InitDirtySnapshot(dirty);
-        // systable_beginscan renumbers its keys to index columns: each round
-        // starts from a copy of the caller's.
-        ScanKeyData* round_keys = static_cast<ScanKeyData*>(palloc(sizeof(ScanKeyData) * nkeys));
-        memcpy(round_keys, keys, sizeof(ScanKeyData) * nkeys);
-        SysScanDesc scan =
-            systable_beginscan(table, unique_index, true, &dirty, nkeys, round_keys);
+        SysScanDesc scan = begin_key_scan(table, unique_index, &dirty, keys, nkeys);
         TransactionId inserter = InvalidTransactionId;
         uint32 speculative_token = 0;
         ItemPointerData inserted_row;
@@ -127,7 +148,6 @@ bool find_unique_key_row(Relation table, Oid unique_index, ScanKeyData* keys, in
             break;
         }
         systable_endscan(scan);
-        pfree(round_keys);
         if (!TransactionIdIsValid(inserter)) return found;
         // Wait without holding the scan, then look again: the insert may
         // have committed, rolled back, or killed its speculative row.

@@ -24,10 +24,11 @@ void use_index_collations(ScanKeyData* keys, int nkeys, Oid index_oid);
 // transaction wrote (whatever their command); an insert of the key by a
 // transaction still in progress is waited for, then the look-up runs again. A
 // row that another transaction is updating is read as it was before. Under
-// REPEATABLE READ or SERIALIZABLE, a row committed after this transaction's
-// snapshot raises 40001 (as ON CONFLICT DO NOTHING does). `read` gets the
-// row while the scan holds it (plain C, inside pg_call); false when the key
-// has no row. `keys` name table columns, as for systable_beginscan.
+// REPEATABLE READ or SERIALIZABLE the version the transaction's snapshot sees
+// comes first, and a row committed after that snapshot raises 40001 (as ON
+// CONFLICT DO NOTHING does). `read` gets the row while the scan holds it
+// (plain C, inside pg_call); false when the key has no row. `keys` name
+// table columns, as for systable_beginscan.
 bool find_unique_key_row(Relation table, Oid unique_index, ScanKeyData* keys, int nkeys,
                          void (*read)(HeapTuple row, TupleDesc desc, void* out), void* out);
 
