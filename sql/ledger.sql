@@ -241,6 +241,13 @@ SELECT inserted FROM coord.ledger_post('audited', 'acct-3', 5);
 RESET ROLE;
 ALTER TABLE coord.ledger_entries DROP CONSTRAINT regress_small_amounts;
 SELECT account, amount FROM coord.ledger WHERE cycle_id = 'audited' ORDER BY account;
+-- A NOT NULL constraint added to a column ledger_post leaves empty: 23502.
+BEGIN;
+UPDATE coord.ledger_entries SET external_ref = 'none' WHERE external_ref IS NULL;
+ALTER TABLE coord.ledger_entries ALTER COLUMN external_ref SET NOT NULL;
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('audited', 'acct-6', 1)$$);
+ROLLBACK;
+SELECT account, amount FROM coord.ledger WHERE cycle_id = 'audited' ORDER BY account;
 DROP ROLE regress_ledger_poster;
 DROP TABLE regress.ledger_audit;
 DROP FUNCTION regress.audit_ledger();

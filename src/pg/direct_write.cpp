@@ -66,6 +66,18 @@ void check_conflict_visible(Relation table, ItemPointer conflict) {
     ExecDropSingleTupleTableSlot(existing);
 }
 
+// The NOT NULL constraints, as ExecConstraints checks them.
+void require_not_null(Relation table, const bool* nulls) {
+    TupleDesc desc = RelationGetDescr(table);
+    for (int i = 0; i < desc->natts; ++i)
+        if (nulls[i] && TupleDescAttr(desc, i)->attnotnull)
+            ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
+                            errmsg("null value in column \"%s\" of relation \"%s\" violates "
+                                   "not-null constraint",
+                                   NameStr(TupleDescAttr(desc, i)->attname),
+                                   RelationGetRelationName(table))));
+}
+
 }  // namespace
 
 bool insert_needs_executor(Relation table) {
@@ -83,6 +95,7 @@ bool insert_needs_executor(Relation table) {
 // again. The first look-up is the caller's (find_unique_key_row).
 bool insert_unless_key_exists(Relation table, Oid key_index, const Datum* values,
                               const bool* nulls) {
+    require_not_null(table, nulls);
     IndexWriter writer(table);
     TupleTableSlot* slot = table_slot_create(table, nullptr);
     List* arbiters = list_make1_oid(key_index);

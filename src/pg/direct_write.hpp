@@ -18,7 +18,8 @@ namespace coord::pg {
 // True when an insert into `table` must go through the executor, because
 // the executor would do more than write the row and its index entries: the
 // table has triggers, CHECK constraints or generated columns (an
-// administrator may add them; the extension's hot tables have none).
+// administrator may add them; the extension's hot tables have none). NOT
+// NULL constraints are checked by insert_unless_key_exists.
 bool insert_needs_executor(Relation table);
 
 // Inserts the row `values`/`nulls` (every column, in table order) unless a
@@ -29,7 +30,8 @@ bool insert_needs_executor(Relation table);
 // false when a committed row (or one of this transaction) has the key. Under
 // REPEATABLE READ or SERIALIZABLE, a conflicting row that this transaction's
 // snapshot cannot see raises 40001, as ON CONFLICT does. Fires no triggers
-// and checks no constraints besides the indexes' (see insert_needs_executor).
+// and checks no constraints besides NOT NULL and the indexes' (see
+// insert_needs_executor).
 bool insert_unless_key_exists(Relation table, Oid key_index, const Datum* values,
                               const bool* nulls);
 
