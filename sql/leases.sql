@@ -25,6 +25,15 @@ SELECT owner, token FROM coord.leases WHERE name = 'billing:daily';
 SELECT coord.check_fence('billing:daily', 2);
 SELECT regress.error_of($$SELECT coord.check_fence('billing:daily', 1)$$);
 SELECT regress.error_of($$SELECT coord.check_fence('no:such:lease', 1)$$);
+-- A read-only transaction can neither take the fence's share lock nor change
+-- a lease (25006, as for SELECT ... FOR SHARE and UPDATE); nothing changes.
+SELECT expires_at AS expiry_before FROM coord.lease_state WHERE name = 'billing:daily' \gset
+BEGIN READ ONLY;
+SELECT regress.error_of($$SELECT coord.check_fence('billing:daily', 2)$$);
+SELECT regress.error_of($$SELECT coord.renew('billing:daily', 2)$$);
+ROLLBACK;
+SELECT owner, token, expires_at = :'expiry_before' AS expiry_unchanged
+FROM coord.lease_state WHERE name = 'billing:daily';
 
 -- A stale holder's protected write rolls back with the fence check.
 CREATE TABLE regress.charges (account text, amount numeric);

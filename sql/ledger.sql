@@ -185,3 +185,104 @@ DROP ROLE regress_ledger_app, regress_ledger_nobody;
 SELECT coord.ledger_post('2026-11', 'acct-1', 12.5);
 SELECT coord.ledger_post('2026-11', 'acct-new', 1);
 SELECT regress.ledger_rows() AS rows;
+
+-- Posts of one key inside one transaction, also twice in one statement:
+-- the later ones find the first's uncommitted entry.
+BEGIN;
+SELECT inserted FROM coord.ledger_post('same-xact', 'acct-1', 1);
+SELECT inserted FROM coord.ledger_post('same-xact', 'acct-1', 1);
+SELECT a.inserted <> b.inserted AS one_inserted, a.entry_id = b.entry_id AS same_entry
+FROM coord.ledger_post('same-xact', 'acct-2', 1) a, coord.ledger_post('same-xact', 'acct-2', 1) b;
+ROLLBACK;
+-- Under REPEATABLE READ a transaction's own entry is a replay too.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT inserted FROM coord.ledger_post('rr', 'acct-1', 1);
+SELECT inserted FROM coord.ledger_post('rr', 'acct-1', 1);
+ROLLBACK;
+
+-- A read-only transaction cannot post (25006, as for an INSERT; a fenced
+-- post as for its SELECT ... FOR SHARE on the lease); a replay writes
+-- nothing and is answered. Nothing written.
+BEGIN READ ONLY;
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('read-only', 'acct-1', 1)$$);
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('read-only', 'acct-1', 1,
+                                                         fence_name => 'ledger:billing', fence_token => 2)$$);
+SELECT inserted FROM coord.ledger_post('2026-11', 'acct-1', 12.5);
+ROLLBACK;
+SELECT regress.ledger_rows() AS rows;
+
+-- A trigger or CHECK constraint an administrator adds to coord.ledger_entries
+-- still applies: new entries then go through SQL, run as the table's owner
+-- (the caller, a coord_user, may not write the table itself).
+CREATE TABLE regress.ledger_audit (entry_id bigint, written_by name);
+CREATE FUNCTION regress.audit_ledger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO regress.ledger_audit VALUES (NEW.entry_id, current_user);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER regress_audit AFTER INSERT ON coord.ledger_entries
+FOR EACH ROW EXECUTE FUNCTION regress.audit_ledger();
+CREATE ROLE regress_ledger_poster LOGIN IN ROLE coord_user;
+SET ROLE regress_ledger_poster;
+SELECT inserted, status FROM coord.ledger_post('audited', 'acct-1', 1);
+SELECT inserted, status FROM coord.ledger_post('audited', 'acct-1', 1);
+SELECT split_part(regress.error_of($$SELECT * FROM coord.ledger_post('audited', 'acct-1', 2)$$),
+                  ' | ', 1) AS error;
+RESET ROLE;
+SELECT l.account, a.written_by = t.tableowner AS written_by_table_owner
+FROM regress.ledger_audit a JOIN coord.ledger l USING (entry_id)
+JOIN pg_tables t ON t.schemaname = 'coord' AND t.tablename = 'ledger_entries';
+DROP TRIGGER regress_audit ON coord.ledger_entries;
+ALTER TABLE coord.ledger_entries ADD CONSTRAINT regress_small_amounts CHECK (amount < 100) NOT VALID;
+SET ROLE regress_ledger_poster;
+SELECT split_part(regress.error_of($$SELECT * FROM coord.ledger_post('audited', 'acct-2', 500)$$),
+                  ' | ', 1) AS error;
+SELECT inserted FROM coord.ledger_post('audited', 'acct-3', 5);
+RESET ROLE;
+ALTER TABLE coord.ledger_entries DROP CONSTRAINT regress_small_amounts;
+SELECT account, amount FROM coord.ledger WHERE cycle_id = 'audited' ORDER BY account;
+-- A NOT NULL constraint added to a column ledger_post leaves empty: 23502.
+BEGIN;
+UPDATE coord.ledger_entries SET external_ref = 'none' WHERE external_ref IS NULL;
+ALTER TABLE coord.ledger_entries ALTER COLUMN external_ref SET NOT NULL;
+SELECT regress.error_of($$SELECT * FROM coord.ledger_post('audited', 'acct-6', 1)$$);
+ROLLBACK;
+SELECT account, amount FROM coord.ledger WHERE cycle_id = 'audited' ORDER BY account;
+DROP ROLE regress_ledger_poster;
+DROP TABLE regress.ledger_audit;
+DROP FUNCTION regress.audit_ledger();
+
+-- Entries are written without the executor: after many posts (new keys,
+-- replays, reuses of a key with another amount, posts rolled back) every
+-- index of the ledger is consistent with the table.
+CREATE EXTENSION amcheck;
+DO $$
+BEGIN
+    FOR i IN 1..2100 LOOP
+        PERFORM * FROM coord.ledger_post('amcheck', 'acct-' || i % 700, 1);
+        BEGIN
+            PERFORM * FROM coord.ledger_post('amcheck', 'acct-' || i % 700, 2);
+        EXCEPTION WHEN SQLSTATE 'CO002' THEN NULL;
+        END;
+        IF i % 10 = 0 THEN
+            BEGIN
+                PERFORM * FROM coord.ledger_post('amcheck-rolled-back', 'acct-' || i, 1);
+                RAISE EXCEPTION 'roll it back';
+            EXCEPTION WHEN raise_exception THEN NULL;
+            END;
+        END IF;
+    END LOOP;
+END $$;
+SELECT count(*) FILTER (WHERE cycle_id = 'amcheck') AS entries,
+       count(DISTINCT account) FILTER (WHERE cycle_id = 'amcheck') AS accounts,
+       sum(amount) FILTER (WHERE cycle_id = 'amcheck') AS total,
+       count(*) FILTER (WHERE cycle_id = 'amcheck-rolled-back') AS rolled_back_left
+FROM coord.ledger WHERE cycle_id LIKE 'amcheck%';
+SELECT index, bt_index_check(index, heapallindexed => true)
+FROM unnest('{coord.ledger_entries_pkey, coord.ledger_entries_idempotency_key,
+              coord.ledger_entries_cycle}'::regclass[]) index;
+SET enable_seqscan = off;
+SELECT count(*) AS found_by_key FROM coord.ledger_entries
+WHERE idempotency_key IN ('7:amcheck:acct-1', '7:amcheck:acct-699');
+RESET enable_seqscan;
+DROP EXTENSION amcheck;

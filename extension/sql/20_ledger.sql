@@ -10,6 +10,8 @@ CREATE TABLE coord.ledger_entries (
     account         text COLLATE "C" NOT NULL,
     amount          numeric NOT NULL,     -- non-zero, at most the currency's decimal places
     currency        text NOT NULL,        -- 3 upper-case letters
+    -- ledger_post writes entry_id, status and created_at itself, with the
+    -- values of these defaults (src/pg/ledger_store.cpp).
     status          text NOT NULL DEFAULT 'pending',  -- pending, settled or failed
     external_ref    text,
     fence_name      text,                 -- both NULL or both set
@@ -30,12 +32,20 @@ COMMENT ON TABLE coord.ledger_entries IS
 SELECT pg_catalog.pg_extension_config_dump('coord.ledger_entries', '');
 SELECT pg_catalog.pg_extension_config_dump('coord.ledger_entries_entry_id_seq', '');
 
+-- Not SECURITY DEFINER: coord.ledger_post runs no SQL and resolves no name
+-- through search_path; it reads the key's entry and the fencing lease through
+-- their unique indexes and inserts the entry directly (src/pg/ledger_store.cpp),
+-- because setting and restoring search_path on every call cost more than a
+-- tenth of a post. If an administrator adds a trigger or a CHECK constraint
+-- to coord.ledger_entries, the insert goes through SQL, run as the table's
+-- owner with search_path pinned (src/pg/run_as_owner.hpp). EXECUTE is granted
+-- to coord_user only.
 CREATE FUNCTION coord.ledger_post(cycle_id text, account text, amount numeric,
                                   currency text DEFAULT 'USD', idempotency_key text DEFAULT NULL,
                                   fence_name text DEFAULT NULL, fence_token bigint DEFAULT NULL)
 RETURNS TABLE(entry_id bigint, inserted boolean, status text)
 AS 'MODULE_PATHNAME', 'coord_ledger_post'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE C VOLATILE
 ROWS 1;
 COMMENT ON FUNCTION coord.ledger_post(text, text, numeric, text, text, text, bigint) IS
     'Record a pending charge once per idempotency key (default: derived from cycle_id and account). '

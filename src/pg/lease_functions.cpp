@@ -189,7 +189,6 @@ COORD_FUNCTION(coord_check_fence) {
     Args args(fcinfo);
     auto name = lease_name_arg(args, 0);
     auto token = token_arg(args, 1);
-    Spi spi;
-    verify_fence(spi, name, token);
+    verify_fence(name, token);
     return Datum(0);
 }

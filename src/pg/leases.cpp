@@ -1,7 +1,9 @@
 #include "core/error.hpp"
 #include "core/validate.hpp"
 #include "pg/leases.hpp"
+#include "pg/coord_relations.hpp"
 #include "pg/datum.hpp"
+#include "pg/direct_write.hpp"
 #include "pg/index_lookup.hpp"
 #include "pg/waiting.hpp"
 
@@ -11,11 +13,9 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
-#include "catalog/namespace.h"
-#include "executor/executor.h"
-#include "nodes/execnodes.h"
+#include "storage/bufmgr.h"
+#include "tcop/utility.h"
 #include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
 
@@ -27,6 +27,7 @@ namespace {
 // the core decide, then update exactly the row version that was read
 // (heap_update waits for a concurrent writer; if it committed a change, the
 // update reports it and the call re-reads). A busy acquire writes nothing.
+// A fence check share-locks the version it read in the same way.
 constexpr int kMaxCompareAndSetRounds = 100;
 
 // The lease row as plain data, so that it can leave pg_call (see guard.hpp).
@@ -56,28 +57,37 @@ struct LeaseRelations {
 };
 
 LeaseRelations lease_relations() {
-    Oid schema = get_namespace_oid("coord", false);
-    LeaseRelations r{get_relname_relid("lease_state", schema),
-                     get_relname_relid("lease_state_pkey", schema)};
-    if (!OidIsValid(r.table) || !OidIsValid(r.index))
-        elog(ERROR, "pg_coord: table coord.lease_state or its primary key is missing");
-    return r;
+    return {coord_relation_oid(CoordRelation::lease_state),
+            coord_relation_oid(CoordRelation::lease_state_pkey)};
 }
+
+// What a lease row is read for: to look at it, to lock it (a fence check),
+// or to replace it (compare-and-set). The last two keep the table lock and
+// the snapshot (see LeaseRowRef).
+enum class LeaseAccess { look, lock, change };
 
 // Reads a lease row through the primary-key index without the executor (an
 // SPI SELECT costs more than the rest of a call). The snapshot is the
 // statement's (fresh under READ COMMITTED), after a CommandCounterIncrement
-// so that this transaction's own earlier lease changes are seen. With
-// `for_change` the table is opened for writing and the snapshot is kept.
-// Column numbers follow CREATE TABLE coord.lease_state (10_leases.sql).
-LeaseRowRef scan_lease_row(std::string_view name, bool for_change) {
+// so that this transaction's own earlier lease changes are seen. The table
+// lock is that of the SQL the access replaces: SELECT, SELECT ... FOR SHARE,
+// UPDATE. Column numbers follow CREATE TABLE coord.lease_state (10_leases.sql).
+LeaseRowRef scan_lease_row(std::string_view name, LeaseAccess access) {
     LeaseRowRef ref{};
     LeaseRowRef* out = &ref;
     pg_call([&] {
         RawLeaseRow& row = out->row;
+        if (access == LeaseAccess::lock) {
+            // The executor's checks for SELECT ... FOR SHARE (ExecCheckXactReadOnly).
+            PreventCommandIfReadOnly("SELECT FOR SHARE");
+            PreventCommandIfParallelMode("SELECT FOR SHARE");
+        }
         CommandCounterIncrement();
         LeaseRelations rel = lease_relations();
-        Relation table = table_open(rel.table, for_change ? RowExclusiveLock : AccessShareLock);
+        LOCKMODE table_lock = access == LeaseAccess::look   ? AccessShareLock
+                              : access == LeaseAccess::lock ? RowShareLock
+                                                            : RowExclusiveLock;
+        Relation table = table_open(rel.table, table_lock);
         text* key_text = cstring_to_text_with_len(name.data(), static_cast<int>(name.size()));
         ScanKeyData key;
         ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key_text));
@@ -104,23 +114,25 @@ LeaseRowRef scan_lease_row(std::string_view name, bool for_change) {
             row.expires_at = isnull ? 0 : DatumGetTimestampTz(expires_at);
         }
         systable_endscan(scan);
-        if (for_change && row.found) {
+        if (access != LeaseAccess::look && row.found) {
             out->snapshot = snapshot;
         } else {
             UnregisterSnapshot(snapshot);
         }
-        // A writer keeps its RowExclusiveLock until the transaction ends.
-        table_close(table, for_change ? NoLock : AccessShareLock);
+        // A locker or writer keeps its table lock until the transaction ends.
+        table_close(table, access == LeaseAccess::look ? AccessShareLock : NoLock);
     });
     return ref;
 }
 
-RawLeaseRow read_lease_row(std::string_view name) { return scan_lease_row(name, false).row; }
+RawLeaseRow read_lease_row(std::string_view name) {
+    return scan_lease_row(name, LeaseAccess::look).row;
+}
 
-// Owns the snapshot of a LeaseRowRef until the change is done.
+// Owns the snapshot of a LeaseRowRef until the lock or change is done.
 class LeaseRowRead {
 public:
-    explicit LeaseRowRead(std::string_view name) : ref_(scan_lease_row(name, true)) {}
+    LeaseRowRead(std::string_view name, LeaseAccess access) : ref_(scan_lease_row(name, access)) {}
     ~LeaseRowRead() {
         if (ref_.snapshot != nullptr) UnregisterSnapshot(ref_.snapshot);
     }
@@ -131,21 +143,6 @@ public:
 private:
     LeaseRowRef ref_;
 };
-
-// Index entries for a new row version that is not heap-only (HOT): every
-// index of the table, through the executor's own helper.
-void insert_index_entries(Relation table, HeapTuple tuple) {
-    EState* estate = CreateExecutorState();
-    ResultRelInfo* result_rel = makeNode(ResultRelInfo);
-    InitResultRelInfo(result_rel, table, 1, nullptr, 0);
-    ExecOpenIndices(result_rel, false);
-    TupleTableSlot* slot = MakeSingleTupleTableSlot(RelationGetDescr(table), &TTSOpsHeapTuple);
-    ExecStoreHeapTuple(tuple, slot, false);
-    ExecInsertIndexTuples(result_rel, slot, estate, false, false, nullptr, NIL);
-    ExecDropSingleTupleTableSlot(slot);
-    ExecCloseIndices(result_rel);
-    FreeExecutorState(estate);
-}
 
 std::optional<LeaseRecord> record_from(const RawLeaseRow& row) {
     if (!row.found) return std::nullopt;
@@ -163,11 +160,31 @@ enum class SetResult {
     locked,   // (wait = false only) another transaction is changing it now
 };
 
+// What heap_update or heap_lock_tuple on the row version that was read
+// means for the caller (inside pg_call).
+SetResult outcome_on_version_read(TM_Result result, bool waited, std::string_view name,
+                                  const char* action) {
+    // A transaction snapshot would read the same old version again.
+    if ((result == TM_Updated || result == TM_Deleted) && IsolationUsesXactSnapshot())
+        ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                        errmsg("could not serialize access due to concurrent update")));
+    if (result != TM_Ok && result != TM_Updated && result != TM_Deleted &&
+        result != TM_SelfModified && !(result == TM_BeingModified && !waited))
+        elog(ERROR, "pg_coord: unexpected result %d %s lease \"%.*s\"", static_cast<int>(result),
+             action, static_cast<int>(name.size()), name.data());
+    return result == TM_Ok ? SetResult::done
+           : result == TM_BeingModified ? SetResult::locked
+                                        : SetResult::changed;
+}
+
 // Replaces the row version `read` found with `next`. With `wait`, a
 // concurrent writer is waited out (then: done or changed).
 SetResult compare_and_set(const LeaseRowRef& read, std::string_view name, const LeaseRecord& next,
                           bool wait = true) {
     return pg_call([&] {
+        // The executor's checks for an UPDATE (ExecCheckXactReadOnly).
+        PreventCommandIfReadOnly("UPDATE");
+        PreventCommandIfParallelMode("UPDATE");
         Relation table = table_open(lease_relations().table, NoLock);  // locked by the read
         Datum values[5];
         bool nulls[5] = {false, !next.owner, false, !next.owner, !next.owner};
@@ -187,17 +204,27 @@ SetResult compare_and_set(const LeaseRowRef& read, std::string_view name, const 
         if (result == TM_Ok && !HeapTupleIsHeapOnly(new_version))
             insert_index_entries(table, new_version);
         table_close(table, NoLock);
-        // A transaction snapshot would read the same old version again.
-        if ((result == TM_Updated || result == TM_Deleted) && IsolationUsesXactSnapshot())
-            ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-                            errmsg("could not serialize access due to concurrent update")));
-        if (result != TM_Ok && result != TM_Updated && result != TM_Deleted &&
-            result != TM_SelfModified && !(result == TM_BeingModified && !wait))
-            elog(ERROR, "pg_coord: unexpected result %d updating lease \"%.*s\"",
-                 static_cast<int>(result), static_cast<int>(name.size()), name.data());
-        return result == TM_Ok ? SetResult::done
-               : result == TM_BeingModified ? SetResult::locked
-                                            : SetResult::changed;
+        return outcome_on_version_read(result, wait, name, "updating");
+    });
+}
+
+// Share-locks the row version `read` found, as SELECT ... FOR SHARE does: a
+// change of the lease then waits until this transaction ends, and this
+// waits for a change in progress. False when another transaction changed
+// the row since it was read (the caller re-reads).
+bool share_lock(const LeaseRowRef& read, std::string_view name) {
+    return pg_call([&] {
+        Relation table = table_open(lease_relations().table, NoLock);  // locked by the read
+        HeapTupleData version;
+        version.t_self = read.tid;
+        Buffer buffer = InvalidBuffer;
+        TM_FailureData failure;
+        TM_Result result = heap_lock_tuple(table, &version, GetCurrentCommandId(true),
+                                           LockTupleShare, LockWaitBlock,
+                                           /*follow_update=*/true, &buffer, &failure);
+        if (BufferIsValid(buffer)) ReleaseBuffer(buffer);
+        table_close(table, NoLock);
+        return outcome_on_version_read(result, true, name, "locking") == SetResult::done;
     });
 }
 
@@ -227,7 +254,7 @@ struct LeaseChange {
 template <typename Decide>
 auto change_lease(Spi& spi, std::string_view name, Decide&& decide) {
     for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
-        LeaseRowRead read(name);
+        LeaseRowRead read(name, LeaseAccess::change);
         std::optional<LeaseRecord> current = record_from(read.ref().row);
         auto change = decide(current, now_micros());
         if (!change.next) return change.answer;
@@ -262,16 +289,6 @@ LeaseRecord released(const LeaseRecord& current, std::string_view name, Micros n
 
 }  // namespace
 
-std::optional<LeaseRecord> load_lease(Spi& spi, std::string_view name, RowLock lock) {
-    if (lock == RowLock::none) return read_lease(name);
-    static Statement for_share(
-        "SELECT owner, token, acquired_at, expires_at FROM coord.lease_state "
-        "WHERE name = $1 FOR SHARE",
-        {TEXTOID}, /*generic_plan=*/true);
-    spi.run(for_share, {text_param(name)});
-    return lease_from_row(spi.first_row());
-}
-
 std::optional<LeaseRecord> lease_from_row(const std::optional<Row>& row) {
     if (!row) return std::nullopt;
     LeaseRecord record;
@@ -300,7 +317,7 @@ std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_vi
 AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::string_view owner,
                                        Micros ttl, bool new_holding_allowed) {
     for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
-        LeaseRowRead read(name);
+        LeaseRowRead read(name, LeaseAccess::change);
         std::optional<LeaseRecord> current = record_from(read.ref().row);
         AcquireDecision d = decide_acquire(current, owner, now_micros(), ttl);
         if (!d.write_needed()) return {std::nullopt, current->expires_at};
@@ -350,11 +367,20 @@ bool force_release(Spi& spi, std::string_view name) {
     });
 }
 
-void verify_fence(Spi& spi, std::string_view name, Token token) {
+void verify_fence(std::string_view name, Token token) {
     // The share lock can keep a waiter's try from taking an expired lease:
     // this transaction's end wakes it.
     note_lease_touched(name);
-    check_fence(load_lease(spi, name, RowLock::share), name, token, now_micros());
+    for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
+        LeaseRowRead read(name, LeaseAccess::lock);
+        std::optional<LeaseRecord> current = record_from(read.ref().row);
+        // Decided on the locked version: the one a takeover in progress left.
+        if (!current || share_lock(read.ref(), name)) {
+            check_fence(current, name, token, now_micros());
+            return;
+        }
+    }
+    throw_kept_changing(name);
 }
 
 }  // namespace coord::pg

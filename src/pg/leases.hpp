@@ -8,13 +8,6 @@
 
 namespace coord::pg {
 
-enum class RowLock {
-    none,   // changes are compare-and-set against what was read
-    share,  // fence checks: a takeover waits until the fenced write commits
-};
-
-std::optional<LeaseRecord> load_lease(Spi& spi, std::string_view name, RowLock lock);
-
 // A lease from a row of (owner, token, acquired_at, expires_at).
 std::optional<LeaseRecord> lease_from_row(const std::optional<Row>& row);
 
@@ -42,7 +35,9 @@ bool release(Spi& spi, std::string_view name, Token token);
 bool force_release(Spi& spi, std::string_view name);
 
 // Raises lease_lost unless `token` is the current, unexpired holding of
-// `name`. Keeps a share lock on the lease row until the transaction ends.
-void verify_fence(Spi& spi, std::string_view name, Token token);
+// `name`. Keeps a share lock on the lease row until the transaction ends (a
+// takeover waits until the fenced write commits), and waits for a change of
+// the lease in progress before it decides. Needs no SPI connection.
+void verify_fence(std::string_view name, Token token);
 
 }  // namespace coord::pg

@@ -1,6 +1,7 @@
 #include "core/error.hpp"
 #include "core/shard_phase.hpp"
 #include "core/shard_routing.hpp"
+#include "pg/coord_relations.hpp"
 #include "pg/datum.hpp"
 #include "pg/shard_store.hpp"
 #include "pg/index_lookup.hpp"
@@ -12,12 +13,8 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
-#include "catalog/namespace.h"
 #include "utils/array.h"
 #include "utils/fmgroids.h"
-#include "utils/inval.h"
-#include "utils/syscache.h"
-#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
 
@@ -182,47 +179,17 @@ void copy_text(Datum d, char* out, std::size_t capacity, std::size_t* length) {
     *length = n;
 }
 
-// The OIDs of the four relations route reads, looked up once per backend
-// and forgotten whenever pg_class changes (DROP/CREATE EXTENSION, ...).
-enum RouteRelation { kShardState, kShardStatePkey, kShardWatermark, kShardWatermarkPkey, kCount };
-const char* const kRouteRelationNames[kCount] = {"shard_state", "shard_state_pkey",
-                                                 "shard_watermark", "shard_watermark_pkey"};
-Oid route_relation_oids[kCount];
-bool route_relations_valid = false;
-bool invalidation_registered = false;
-
-void forget_route_relations(Datum, int, uint32) { route_relations_valid = false; }
-
-// Only C calls: runs inside pg_call.
-Oid coord_relation(RouteRelation which) {
-    if (!invalidation_registered) {
-        CacheRegisterSyscacheCallback(RELNAMENSP, forget_route_relations, Datum(0));
-        CacheRegisterSyscacheCallback(NAMESPACENAME, forget_route_relations, Datum(0));
-        invalidation_registered = true;
-    }
-    if (!route_relations_valid) {
-        Oid schema = get_namespace_oid("coord", false);
-        for (int i = 0; i < kCount; ++i) {
-            route_relation_oids[i] = get_relname_relid(kRouteRelationNames[i], schema);
-            if (!OidIsValid(route_relation_oids[i]))
-                elog(ERROR, "pg_coord: relation coord.%s is missing", kRouteRelationNames[i]);
-        }
-        route_relations_valid = true;
-    }
-    return route_relation_oids[which];
-}
-
 void read_shard_row(std::string_view shard, RawShardRow& row) {
     pg_call([&] {
         CommandCounterIncrement();
-        Relation table = table_open(coord_relation(kShardState), AccessShareLock);
+        Oid index = coord_relation_oid(CoordRelation::shard_state_pkey);
+        Relation table = table_open(coord_relation_oid(CoordRelation::shard_state), AccessShareLock);
         text* key_text = cstring_to_text_with_len(shard.data(), static_cast<int>(shard.size()));
         ScanKeyData key;
         ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key_text));
-        use_index_collations(&key, 1, coord_relation(kShardStatePkey));
+        use_index_collations(&key, 1, index);
         Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
-        SysScanDesc scan = systable_beginscan(table, coord_relation(kShardStatePkey), true,
-                                              snapshot, 1, &key);
+        SysScanDesc scan = systable_beginscan(table, index, true, snapshot, 1, &key);
         HeapTuple tuple = systable_getnext(scan);
         if (HeapTupleIsValid(tuple)) {
             TupleDesc desc = RelationGetDescr(table);
@@ -249,16 +216,17 @@ std::optional<Version> read_watermark(std::string_view shard, std::string_view n
     bool found = false;
     Version applied = 0;
     pg_call([&] {
-        Relation table = table_open(coord_relation(kShardWatermark), AccessShareLock);
+        Oid index = coord_relation_oid(CoordRelation::shard_watermark_pkey);
+        Relation table =
+            table_open(coord_relation_oid(CoordRelation::shard_watermark), AccessShareLock);
         text* shard_text = cstring_to_text_with_len(shard.data(), static_cast<int>(shard.size()));
         text* node_text = cstring_to_text_with_len(node.data(), static_cast<int>(node.size()));
         ScanKeyData keys[2];
         ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(shard_text));
         ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(node_text));
-        use_index_collations(keys, 2, coord_relation(kShardWatermarkPkey));
+        use_index_collations(keys, 2, index);
         Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
-        SysScanDesc scan = systable_beginscan(table, coord_relation(kShardWatermarkPkey), true,
-                                              snapshot, 2, keys);
+        SysScanDesc scan = systable_beginscan(table, index, true, snapshot, 2, keys);
         HeapTuple tuple = systable_getnext(scan);
         if (HeapTupleIsValid(tuple)) {
             bool isnull = false;
