@@ -292,6 +292,12 @@ SELECT count(*) AS claimed FROM coord.claim('direct', 'direct-worker');
 SELECT regress.state_digest() AS digest \gset
 SELECT regress.error_of(format('SELECT coord.complete(%s, 2)', :stale_id));
 SELECT regress.state_digest() = :'digest' AS unchanged;
+-- A read-only transaction cannot complete a task (25006, as for the DELETE
+-- the move replaces); nothing written.
+BEGIN READ ONLY;
+SELECT regress.error_of(format('SELECT coord.complete(%s, 1)', :stale_id));
+ROLLBACK;
+SELECT regress.state_digest() = :'digest' AS unchanged;
 -- A trigger an administrator put on a task table fires: such a table is
 -- written through the executor (the SQL move), with the same results.
 CREATE TABLE regress.completed_log (id bigint, result jsonb);

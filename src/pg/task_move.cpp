@@ -110,6 +110,9 @@ Deleted delete_if_current(Relation tasks, Oid pkey, Relation complete, std::int6
     systable_endscan(scan);
     Deleted outcome = Deleted::not_current;
     if (old != nullptr) {
+        // The executor's checks for a DELETE (ExecCheckXactReadOnly).
+        PreventCommandIfReadOnly("DELETE");
+        PreventCommandIfParallelMode("DELETE");
         TM_FailureData failure;
         TM_Result r = heap_delete(tasks, &old->t_self, GetCurrentCommandId(true), InvalidSnapshot,
                                   true, &failure, false);
