@@ -17,6 +17,7 @@ const char* const kNames[kCount] = {
     "ledger_entries_idempotency_key",          "ledger_entries_entry_id_seq",
     "shard_state",     "shard_state_pkey",     "shard_watermark",
     "shard_watermark_pkey",
+    "tasks",           "tasks_pkey",           "tasks_complete",
 };
 
 Oid cached_oids[kCount];  // InvalidOid: not looked up since the last change

@@ -18,6 +18,9 @@ enum class CoordRelation {
     shard_state_pkey,
     shard_watermark,
     shard_watermark_pkey,
+    tasks,
+    tasks_pkey,
+    tasks_complete,
     count
 };
 

@@ -1,4 +1,5 @@
 #include "pg/task_move.hpp"
+#include "pg/coord_relations.hpp"
 #include "pg/direct_write.hpp"
 #include "pg/guard.hpp"
 
@@ -8,9 +9,7 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
-#include "catalog/namespace.h"
 #include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
 
@@ -144,15 +143,11 @@ Deleted delete_if_current(Relation tasks, Oid pkey, Relation complete, std::int6
 TaskMove move_completed_task(std::int64_t task_id, std::int64_t token, std::optional<Datum> result,
                              Micros now) {
     return pg_call([&] {
-        Oid schema = get_namespace_oid("coord", false);
-        Oid tasks_oid = get_relname_relid("tasks", schema);
-        Oid pkey = get_relname_relid("tasks_pkey", schema);
-        Oid complete_oid = get_relname_relid("tasks_complete", schema);
-        if (!OidIsValid(tasks_oid) || !OidIsValid(pkey) || !OidIsValid(complete_oid))
-            elog(ERROR, "pg_coord: table coord.tasks, its primary key or coord.tasks_complete is missing");
+        Oid pkey = coord_relation_oid(CoordRelation::tasks_pkey);
         // The locks DELETE and INSERT take, kept until the transaction ends.
-        Relation tasks = table_open(tasks_oid, RowExclusiveLock);
-        Relation complete = table_open(complete_oid, RowExclusiveLock);
+        Relation tasks = table_open(coord_relation_oid(CoordRelation::tasks), RowExclusiveLock);
+        Relation complete =
+            table_open(coord_relation_oid(CoordRelation::tasks_complete), RowExclusiveLock);
         TaskMove outcome = TaskMove::needs_sql;
         // For the delete from coord.tasks the same test holds: any trigger
         // (a foreign key referencing it included) needs the executor.
