@@ -3,7 +3,7 @@
 # runs everything.
 
 MODULE_big = pg_coord
-SRCS = $(sort $(wildcard src/core/*.cpp) $(wildcard src/pg/*.cpp) $(wildcard bgworker/*.cpp))
+SRCS = $(sort $(wildcard src/core/*/*.cpp) $(wildcard src/pg/*/*.cpp) $(wildcard bgworker/*.cpp))
 OBJS = $(SRCS:.cpp=.o)
 
 # The install script is assembled from one part per feature.

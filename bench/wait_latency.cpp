@@ -5,7 +5,7 @@
 // measured in the same run; plus the core's cycle search on 10 000 waiters.
 // Usage: wait_latency [handoffs per configuration]
 #include "client/pg_client.hpp"
-#include "core/wait_graph.hpp"
+#include "core/waiting/wait_graph.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -15,10 +15,10 @@
 //     every interval.
 // The C++ rules hold here too: every PostgreSQL call that can raise goes
 // through pg_call, and no C++ exception leaves this file's functions.
-#include "core/error.hpp"
-#include "pg/datum.hpp"
-#include "pg/queue_settings.hpp"
-#include "pg/sweep.hpp"
+#include "core/common/error.hpp"
+#include "pg/common/datum.hpp"
+#include "pg/queue/queue_settings.hpp"
+#include "pg/sweep/sweep.hpp"
 
 #include <algorithm>
 

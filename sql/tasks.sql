@@ -263,7 +263,7 @@ SELECT count(*) AS user_claimed FROM coord.claim('as-user', 'u');
 SELECT regress.error_of($$DELETE FROM coord.tasks$$);
 RESET ROLE;
 
--- coord.complete moves the task without the executor (src/pg/task_move.cpp):
+-- coord.complete moves the task without the executor (src/pg/queue/task_move.cpp):
 -- claimed and completed in one statement, a payload stored out of line
 -- (TOAST) arrives intact, and every row version of both tables is reachable
 -- from their btree indexes (amcheck).

@@ -3,7 +3,7 @@
 CREATE TABLE coord.ledger_entries (
     entry_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     -- Keys compare byte-wise (COLLATE "C"): cheaper than a linguistic
-    -- collation in every index search, and the order src/pg/ledger_store.cpp
+    -- collation in every index search, and the order src/pg/ledger/ledger_store.cpp
     -- searches the idempotency key index in.
     idempotency_key text COLLATE "C" NOT NULL,
     cycle_id        text COLLATE "C" NOT NULL,
@@ -11,7 +11,7 @@ CREATE TABLE coord.ledger_entries (
     amount          numeric NOT NULL,     -- non-zero, at most the currency's decimal places
     currency        text NOT NULL,        -- 3 upper-case letters
     -- ledger_post writes entry_id, status and created_at itself, with the
-    -- values of these defaults (src/pg/ledger_store.cpp).
+    -- values of these defaults (src/pg/ledger/ledger_store.cpp).
     status          text NOT NULL DEFAULT 'pending',  -- pending, settled or failed
     external_ref    text,
     fence_name      text,                 -- both NULL or both set
@@ -20,9 +20,9 @@ CREATE TABLE coord.ledger_entries (
     settled_at      timestamptz,          -- NULL exactly while pending
     CONSTRAINT ledger_entries_idempotency_key UNIQUE (idempotency_key)
     -- No CHECK constraints: only coord.ledger_post/ledger_settle write this
-    -- table and they validate every value (src/core/ledger.cpp, unit-tested);
+    -- table and they validate every value (src/core/ledger/ledger.cpp, unit-tested);
     -- PostgreSQL re-parses CHECK expressions on every statement, a measured
-    -- 16 % of a post. The column order is read by src/pg/ledger_store.cpp.
+    -- 16 % of a post. The column order is read by src/pg/ledger/ledger_store.cpp.
 );
 CREATE INDEX ledger_entries_cycle ON coord.ledger_entries (cycle_id, account);
 COMMENT ON TABLE coord.ledger_entries IS
@@ -34,11 +34,11 @@ SELECT pg_catalog.pg_extension_config_dump('coord.ledger_entries_entry_id_seq', 
 
 -- Not SECURITY DEFINER: coord.ledger_post runs no SQL and resolves no name
 -- through search_path; it reads the key's entry and the fencing lease through
--- their unique indexes and inserts the entry directly (src/pg/ledger_store.cpp),
+-- their unique indexes and inserts the entry directly (src/pg/ledger/ledger_store.cpp),
 -- because setting and restoring search_path on every call cost more than a
 -- tenth of a post. If an administrator adds a trigger or a CHECK constraint
 -- to coord.ledger_entries, the insert goes through SQL, run as the table's
--- owner with search_path pinned (src/pg/run_as_owner.hpp). EXECUTE is granted
+-- owner with search_path pinned (src/pg/common/run_as_owner.hpp). EXECUTE is granted
 -- to coord_user only.
 CREATE FUNCTION coord.ledger_post(cycle_id text, account text, amount numeric,
                                   currency text DEFAULT 'USD', idempotency_key text DEFAULT NULL,

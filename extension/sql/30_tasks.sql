@@ -27,7 +27,7 @@ CREATE TABLE coord.tasks (
     last_error       text
     -- No CHECK constraints: PostgreSQL re-parses them for every statement that
     -- writes a row, and only the coord.* functions (which enforce the rules in
-    -- src/core/task.hpp) write here. Claimed fields are set exactly while
+    -- src/core/queue/task.hpp) write here. Claimed fields are set exactly while
     -- state = 'processing'.
 ) WITH (fillfactor = 80,
        -- Every claimed task leaves a dead entry at the front of tasks_due until

@@ -11,7 +11,7 @@ CREATE TABLE coord.shard_state (
     migration_id bigint,                 -- the latest migration (active or finished)
     created_at   timestamptz NOT NULL
     -- coord.route reads this row by its primary key without SQL
-    -- (src/pg/shard_store.cpp): keep the column order.
+    -- (src/pg/shards/shard_store.cpp): keep the column order.
 );
 COMMENT ON TABLE coord.shard_state IS
     'One row per shard: its home node, its current routing epoch and phase, and its latest '
@@ -63,7 +63,7 @@ CREATE TABLE coord.shard_watermark (
     reported_at timestamptz NOT NULL,    -- server time of the node's last report
     PRIMARY KEY (shard, node)
     -- coord.route reads `applied` (column 3) through the primary key without
-    -- SQL (src/pg/shard_store.cpp): keep the column order.
+    -- SQL (src/pg/shards/shard_store.cpp): keep the column order.
 ) WITH (fillfactor = 70);
 COMMENT ON TABLE coord.shard_watermark IS
     'The highest version each node reported having applied for a shard (never decreases), with '

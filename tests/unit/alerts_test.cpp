@@ -1,6 +1,6 @@
 // Alert rules: raise what newly fires, resolve what stopped, never twice.
-#include "core/alerts.hpp"
-#include "core/error.hpp"
+#include "core/alerts/alerts.hpp"
+#include "core/common/error.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The PostgreSQL-free half of the error boundary: whatever is thrown comes
 // out as a SQLSTATE and bounded text, with the C++ frames fully unwound.
-#include "core/error.hpp"
-#include "core/error_capture.hpp"
+#include "core/common/error.hpp"
+#include "core/common/error_capture.hpp"
 
 #include <gtest/gtest.h>
 

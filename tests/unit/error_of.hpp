@@ -1,7 +1,7 @@
 // Shared by the unit tests: what a call threw.
 #pragma once
 
-#include "core/error.hpp"
+#include "core/common/error.hpp"
 
 #include <string>
 #include <utility>

@@ -1,6 +1,6 @@
 // Lease rules: exclusivity, same-owner retry, takeover, fencing.
-#include "core/error.hpp"
-#include "core/lease.hpp"
+#include "core/common/error.hpp"
+#include "core/leases/lease.hpp"
 
 #include "error_of.hpp"
 

@@ -1,6 +1,6 @@
 // Ledger rules: amounts, currencies, default keys, replays and settles.
-#include "core/error.hpp"
-#include "core/ledger.hpp"
+#include "core/common/error.hpp"
+#include "core/ledger/ledger.hpp"
 
 #include "error_of.hpp"
 

@@ -1,6 +1,6 @@
 // The migration phase machine: every (phase, request) pair.
-#include "core/error.hpp"
-#include "core/shard_phase.hpp"
+#include "core/common/error.hpp"
+#include "core/shards/shard_phase.hpp"
 
 #include <gtest/gtest.h>
 

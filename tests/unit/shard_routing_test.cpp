@@ -1,6 +1,6 @@
 // Routing per phase, version-aware reads and the stale-route rule.
-#include "core/error.hpp"
-#include "core/shard_routing.hpp"
+#include "core/common/error.hpp"
+#include "core/shards/shard_routing.hpp"
 
 #include "error_of.hpp"
 

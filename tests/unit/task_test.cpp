@@ -1,6 +1,6 @@
 // Task queue rules: states, claim tokens, retries, backoff, argument limits.
-#include "core/error.hpp"
-#include "core/task.hpp"
+#include "core/common/error.hpp"
+#include "core/queue/task.hpp"
 
 #include "error_of.hpp"
 

@@ -1,6 +1,6 @@
 // Argument rules: NULL -> 22004, bad value -> 22023, message names the parameter.
-#include "core/error.hpp"
-#include "core/validate.hpp"
+#include "core/common/error.hpp"
+#include "core/common/validate.hpp"
 
 #include "error_of.hpp"
 

@@ -1,5 +1,5 @@
 // Wait-for graph among owners: cycle search and the victim rule.
-#include "core/wait_graph.hpp"
+#include "core/waiting/wait_graph.hpp"
 
 #include <gtest/gtest.h>
 

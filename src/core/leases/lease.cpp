@@ -1,0 +1,69 @@
+#include "core/leases/lease.hpp"
+
+#include "core/common/error.hpp"
+
+#include <fmt/format.h>
+
+namespace coord {
+
+AcquireDecision decide_acquire(const std::optional<LeaseRecord>& current, std::string_view owner,
+                               Micros now, Micros ttl) {
+    using Kind = AcquireDecision::Kind;
+    if (current && current->held_at(now)) {
+        if (*current->owner != owner) return {Kind::busy};
+        return {Kind::extended, current->token, current->acquired_at, now + ttl};
+    }
+    Token next = current ? current->token + 1 : 1;
+    return {Kind::granted, next, now, now + ttl};
+}
+
+namespace {
+
+// Why `token` is not the current holding, for the error's detail line.
+std::string why_not_holding(const std::optional<LeaseRecord>& current, Token token) {
+    if (!current || !current->owner) return "The lease is not held by anyone.";
+    if (current->token != token)
+        return fmt::format("The lease's current token is {}.", current->token);
+    return "The holding has expired.";
+}
+
+[[noreturn]] void throw_lease_lost(const std::optional<LeaseRecord>& current,
+                                   std::string_view name, Token token) {
+    throw Error(sqlstate::lease_lost,
+                fmt::format("lease \"{}\" is not held by token {}", name, token),
+                why_not_holding(current, token),
+                "Stop writing on behalf of this lease; acquire it again to get a new token.");
+}
+
+}  // namespace
+
+Micros decide_renew(const std::optional<LeaseRecord>& current, std::string_view name, Token token,
+                    Micros now, Micros ttl) {
+    if (!current || !current->held_by_token(token, now)) throw_lease_lost(current, name, token);
+    return now + ttl;
+}
+
+bool decide_release(const std::optional<LeaseRecord>& current, Token token, Micros now) {
+    return current && current->held_by_token(token, now);
+}
+
+bool decide_force_release(const std::optional<LeaseRecord>& current, Micros now) {
+    return current && current->held_at(now);
+}
+
+LeaseRecord hand_over(const LeaseRecord& released, std::string_view next_owner, Micros now,
+                      Micros ttl) {
+    return LeaseRecord{std::string(next_owner), released.token + 1, now, now + ttl};
+}
+
+bool handed_over_to(const std::optional<LeaseRecord>& current, std::string_view owner, Token token,
+                    Micros now) {
+    return current && current->held_by_token(token, now) && *current->owner == owner;
+}
+
+void check_fence(const std::optional<LeaseRecord>& current, std::string_view name, Token token,
+                 Micros now) {
+    if (!current || !current->held_by_token(token, now)) throw_lease_lost(current, name, token);
+}
+
+}  // namespace coord

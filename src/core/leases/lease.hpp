@@ -1,0 +1,75 @@
+// Lease rules: who holds a lease, what acquire/renew/release/fence decide.
+// The glue loads the lease row under a row lock, asks these functions, and
+// writes back what they decided.
+#pragma once
+#include "core/common/cpp_only.hpp"
+
+#include "core/common/time.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace coord {
+
+using Token = std::int64_t;
+
+// One lease name's stored state. A name that was never acquired has no
+// record. `token` is the last token ever issued for the name: it stays when
+// the lease is released so that the next holding gets a larger one.
+struct LeaseRecord {
+    std::optional<std::string> owner;  // nullopt: free
+    Token token = 0;
+    Micros acquired_at = 0;
+    Micros expires_at = 0;
+
+    bool held_at(Micros now) const { return owner.has_value() && expires_at > now; }
+    bool held_by_token(Token t, Micros now) const { return held_at(now) && token == t; }
+};
+
+struct AcquireDecision {
+    enum class Kind {
+        granted,   // a new holding with a new, larger token
+        extended,  // the same owner already held it: same token, later expiry
+        busy,      // another owner holds it
+    };
+    Kind kind;
+    Token token = 0;  // the holding's token (granted/extended)
+    Micros acquired_at = 0;
+    Micros expires_at = 0;
+
+    bool write_needed() const { return kind != Kind::busy; }
+};
+
+AcquireDecision decide_acquire(const std::optional<LeaseRecord>& current, std::string_view owner,
+                               Micros now, Micros ttl);
+
+// The new expiry; throws Error(lease_lost) unless `token` is the current,
+// unexpired holding.
+Micros decide_renew(const std::optional<LeaseRecord>& current, std::string_view name, Token token,
+                    Micros now, Micros ttl);
+
+// True when `token` is the current, unexpired holding (which then ends).
+bool decide_release(const std::optional<LeaseRecord>& current, Token token, Micros now);
+
+// True when a live (unexpired) holding is ended by an administrator.
+bool decide_force_release(const std::optional<LeaseRecord>& current, Micros now);
+
+// A release with someone waiting hands the lease straight to the first
+// waiter: the row the release writes instead of a free one (a new, larger
+// token; the waiter's ttl counted from now).
+LeaseRecord hand_over(const LeaseRecord& released, std::string_view next_owner, Micros now,
+                      Micros ttl);
+
+// True when the row shows the hand-off a waiter was promised: `owner` holds
+// the lease, live, with exactly `token` (false when the releasing
+// transaction rolled back or the lease changed hands again since).
+bool handed_over_to(const std::optional<LeaseRecord>& current, std::string_view owner, Token token,
+                    Micros now);
+
+// Throws Error(lease_lost) unless `token` is the current, unexpired holding.
+void check_fence(const std::optional<LeaseRecord>& current, std::string_view name, Token token,
+                 Micros now);
+
+}  // namespace coord

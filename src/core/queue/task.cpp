@@ -1,0 +1,127 @@
+#include "core/queue/task.hpp"
+
+#include "core/common/error.hpp"
+#include "core/common/validate.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace coord {
+
+const char* to_string(TaskState state) {
+    switch (state) {
+        case TaskState::pending: return "pending";
+        case TaskState::processing: return "processing";
+        case TaskState::complete: return "complete";
+        case TaskState::dead: return "dead";
+    }
+    return "unknown";
+}
+
+std::optional<TaskState> parse_task_state(std::string_view text) {
+    for (TaskState s : {TaskState::pending, TaskState::processing, TaskState::complete, TaskState::dead})
+        if (text == to_string(s)) return s;
+    return std::nullopt;
+}
+
+std::string_view require_queue_name(std::optional<std::string_view> queue) {
+    return require_text(queue, "queue", kMaxQueueNameBytes);
+}
+
+std::string_view require_worker(std::optional<std::string_view> worker) {
+    return require_text(worker, "worker", kMaxWorkerBytes);
+}
+
+std::optional<std::string_view> check_dedupe_key(std::optional<std::string_view> key) {
+    if (!key) return std::nullopt;
+    return require_text(key, "dedupe_key", kMaxDedupeKeyBytes);
+}
+
+std::int32_t require_max_attempts(std::optional<std::int32_t> max_attempts) {
+    std::int32_t v = require_present(max_attempts, "max_attempts");
+    if (v < 1 || v > kMaxAttemptsLimit)
+        throw Error(sqlstate::invalid_parameter_value,
+                    fmt::format("max_attempts must be between 1 and {}", kMaxAttemptsLimit));
+    return v;
+}
+
+std::int32_t require_priority(std::optional<std::int32_t> priority) {
+    return require_present(priority, "priority");
+}
+
+std::int32_t require_batch(std::optional<std::int32_t> batch) {
+    std::int32_t v = require_present(batch, "batch");
+    if (v < 1 || v > kMaxClaimBatch)
+        throw Error(sqlstate::invalid_parameter_value,
+                    fmt::format("batch must be between 1 and {}", kMaxClaimBatch));
+    return v;
+}
+
+void check_json_size(std::size_t bytes, const char* param) {
+    if (bytes > kMaxPayloadBytes)
+        throw Error(sqlstate::invalid_parameter_value,
+                    fmt::format("{} is too large ({} bytes, at most {})", param, bytes, kMaxPayloadBytes));
+}
+
+Micros resolve_run_at(std::optional<Micros> run_at, Micros now) {
+    if (!run_at) return now;
+    if (*run_at - now > kMaxRunAtAhead)
+        throw Error(sqlstate::invalid_parameter_value,
+                    fmt::format("run_at must be at most {} ahead", describe_duration(kMaxRunAtAhead)));
+    return *run_at;
+}
+
+std::string normalize_error_text(std::optional<std::string_view> error) {
+    if (!error) throw_null_argument("error");
+    if (error->empty())
+        throw Error(sqlstate::invalid_parameter_value, "error must not be empty");
+    if (error->size() <= kMaxTaskErrorBytes) return std::string(*error);
+    constexpr std::string_view kMark = " ... [truncated]";
+    std::size_t cut = kMaxTaskErrorBytes - kMark.size();
+    // Back up to the first byte of a UTF-8 character (not a continuation byte).
+    while (cut > 0 && (static_cast<unsigned char>((*error)[cut]) & 0xC0) == 0x80) --cut;
+    return std::string(error->substr(0, cut)) + std::string(kMark);
+}
+
+Micros backoff_delay(std::int32_t attempt, double jitter) {
+    jitter = std::clamp(jitter, 0.0, 1.0);
+    Micros delay = kBackoffCap;
+    if (attempt < 1) attempt = 1;
+    if (attempt - 1 < 40) delay = std::min(kBackoffCap, kBackoffBase << (attempt - 1));
+    Micros half = delay / 2;
+    return half + static_cast<Micros>(std::floor(static_cast<double>(delay - half) * jitter));
+}
+
+void require_current_claim(const std::optional<TaskClaimState>& task, std::int64_t task_id,
+                           std::int64_t token, const char* action) {
+    if (!task)
+        throw Error(sqlstate::lease_lost,
+                    fmt::format("cannot {} task {}: no such task", action, task_id),
+                    "It never existed, or it completed and was pruned after coord.completed_retention.");
+    if (task->state == TaskState::processing && task->token == token) return;
+    std::string detail;
+    if (task->token != token)
+        detail = fmt::format("The task is {} and its current claim token is {}, not {}.",
+                             to_string(task->state), task->token, token);
+    else
+        detail = fmt::format("The task is {}: claim {} has ended.", to_string(task->state), token);
+    throw Error(sqlstate::lease_lost,
+                fmt::format("cannot {} task {}: claim {} is not the current claim", action, task_id, token),
+                detail, "The claim expired and the task was requeued, or it was already finished.");
+}
+
+RetryDecision decide_retry(const TaskClaimState& task, Micros now, std::optional<Micros> retry_in,
+                           double jitter) {
+    if (task.attempts >= task.max_attempts) return {TaskState::dead, now};
+    Micros delay = retry_in ? *retry_in : backoff_delay(task.attempts, jitter);
+    return {TaskState::pending, now + delay};
+}
+
+std::optional<std::int32_t> decide_retry_dead(const std::optional<TaskClaimState>& task) {
+    if (!task || task->state != TaskState::dead) return std::nullopt;
+    return std::max(task->max_attempts, task->attempts + 1);
+}
+
+}  // namespace coord

@@ -1,0 +1,94 @@
+// Task queue rules: states and transitions, claim tokens, argument limits,
+// and retry backoff. The glue reads the task row (locked), asks these
+// functions, and writes what they decided with a compare-and-set.
+//
+//   pending --claim--> processing --complete--> complete
+//                          |  \--fail / claim expired--> pending (retry) | dead
+//   dead --retry_dead (admin)--> pending
+#pragma once
+#include "core/common/cpp_only.hpp"
+
+#include "core/common/time.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace coord {
+
+// Documented limits (README, "Task queue").
+inline constexpr std::size_t kMaxQueueNameBytes = 128;
+inline constexpr std::size_t kMaxWorkerBytes = 256;
+inline constexpr std::size_t kMaxDedupeKeyBytes = 256;
+inline constexpr std::size_t kMaxPayloadBytes = 1 << 20;  // jsonb payload and result, stored size
+inline constexpr std::size_t kMaxTaskErrorBytes = 8192;   // longer error texts are truncated
+inline constexpr std::int32_t kMaxAttemptsLimit = 1000;
+inline constexpr std::int32_t kMaxClaimBatch = 1000;
+inline constexpr Micros kMaxClaimLease = 7 * kMicrosPerDay;
+inline constexpr Micros kMaxRetryDelay = 30 * kMicrosPerDay;
+inline constexpr Micros kMaxRunAtAhead = 3650 * kMicrosPerDay;
+
+// Retry backoff when fail() gives no retry_in, and after an expired claim:
+// min(cap, base * 2^(attempt-1)), then "equal jitter": half of it fixed and
+// half scaled by a random number in [0, 1).
+inline constexpr Micros kBackoffBase = kMicrosPerSecond;
+inline constexpr Micros kBackoffCap = kMicrosPerHour;
+
+enum class TaskState { pending, processing, complete, dead };
+
+const char* to_string(TaskState state);
+std::optional<TaskState> parse_task_state(std::string_view text);
+
+// Argument checks (22004 / 22023 naming the parameter).
+std::string_view require_queue_name(std::optional<std::string_view> queue);
+std::string_view require_worker(std::optional<std::string_view> worker);
+std::optional<std::string_view> check_dedupe_key(std::optional<std::string_view> key);
+std::int32_t require_max_attempts(std::optional<std::int32_t> max_attempts);
+std::int32_t require_priority(std::optional<std::int32_t> priority);
+std::int32_t require_batch(std::optional<std::int32_t> batch);
+// A jsonb value's stored size; `param` is "payload" or "result".
+void check_json_size(std::size_t bytes, const char* param);
+// run_at NULL means now; at most kMaxRunAtAhead in the future.
+Micros resolve_run_at(std::optional<Micros> run_at, Micros now);
+// An error text is required (not NULL, not empty); longer than
+// kMaxTaskErrorBytes it is cut at a UTF-8 character boundary and marked.
+std::string normalize_error_text(std::optional<std::string_view> error);
+
+// Jitter in [0, 1): the caller's random source (tests pass fixed values).
+Micros backoff_delay(std::int32_t attempt, double jitter);
+
+// What a task row holds that the rules look at.
+struct TaskClaimState {
+    TaskState state;
+    std::int64_t token;         // the current (or last) claim's token
+    std::int32_t attempts;      // attempts started so far (the current one included)
+    std::int32_t max_attempts;
+};
+
+// The claim identified by `token` is the task's current claim: the task is
+// processing under that token. An expired claim stays current until the
+// sweep requeues it (then a new claim gets token + 1). Throws CO001
+// (lease_lost) otherwise; `task_id` and `action` are for the message.
+void require_current_claim(const std::optional<TaskClaimState>& task, std::int64_t task_id,
+                           std::int64_t token, const char* action);
+
+// Where a failed (or expired) attempt leaves the task.
+struct RetryDecision {
+    TaskState next;  // pending or dead
+    Micros run_at;   // when pending: the next attempt's earliest start
+};
+// retry_in: the caller's delay, or nullopt for backoff with `jitter`.
+RetryDecision decide_retry(const TaskClaimState& task, Micros now, std::optional<Micros> retry_in,
+                           double jitter);
+
+// The next claim's token: strictly larger than every earlier claim's.
+inline std::int64_t next_claim_token(std::int64_t token) { return token + 1; }
+
+// retry_dead: a dead task gets one more attempt (max_attempts raised by one
+// if they were used up). Returns the new max_attempts, or nullopt when the
+// task is not dead (nothing to do).
+std::optional<std::int32_t> decide_retry_dead(const std::optional<TaskClaimState>& task);
+
+}  // namespace coord

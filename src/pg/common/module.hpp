@@ -1,0 +1,12 @@
+// What each feature registers when the library is loaded. _PG_init calls
+// these; a feature adds its own line here and in module.cpp.
+#pragma once
+
+namespace coord::pg {
+
+// Shard migrations: the coord.migration_lag_alert_after GUC (src/pg/shards/shard_alerts.cpp).
+void shard_init();
+// Waiting for leases (waiting.cpp): GUCs, shared memory, xact callback.
+void define_waiting();
+
+}  // namespace coord::pg

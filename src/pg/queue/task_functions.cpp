@@ -1,0 +1,103 @@
+// SQL entry points of the task queue (extension/sql/30_tasks.sql).
+#include "core/queue/task.hpp"
+#include "core/common/validate.hpp"
+#include "pg/common/datum.hpp"
+#include "pg/queue/task_store.hpp"
+
+extern "C" {
+#include "access/detoast.h"
+#include "utils/tuplestore.h"
+}
+
+using namespace coord;
+using namespace coord::pg;
+
+namespace {
+
+std::int64_t task_id_arg(const Args& args, int i) { return require_present(args.get_int64(i), "task_id"); }
+std::int64_t token_arg(const Args& args, int i) { return require_present(args.get_int64(i), "token"); }
+
+// A jsonb argument within the documented size (its uncompressed size).
+std::optional<Datum> json_arg(const Args& args, int i, const char* param) {
+    std::optional<Datum> value = args.get_datum(i);
+    if (!value) return std::nullopt;
+    Datum d = *value;
+    std::size_t bytes = pg_call([&] { return toast_raw_datum_size(d); });
+    check_json_size(bytes, param);
+    return value;
+}
+
+}  // namespace
+
+COORD_FUNCTION(coord_enqueue) {
+    Args args(fcinfo);
+    Micros now = now_micros();
+    EnqueueRequest request;
+    request.queue = require_queue_name(args.get_text(0));
+    std::optional<Datum> payload = json_arg(args, 1, "payload");
+    request.payload = require_present(payload, "payload");
+    request.run_at = resolve_run_at(args.get_timestamptz(2), now);
+    request.priority = require_priority(args.get_int32(3));
+    request.max_attempts = require_max_attempts(args.get_int32(4));
+    request.dedupe_key = check_dedupe_key(args.get_text(5));
+    Spi spi;
+    return int64_datum(enqueue_task(spi, request, now));
+}
+
+COORD_FUNCTION(coord_claim) {
+    Args args(fcinfo);
+    auto queue = require_queue_name(args.get_text(0));
+    auto worker = require_worker(args.get_text(1));
+    auto lease = require_duration(args.get_interval(2), "lease", kMaxClaimLease);
+    auto batch = require_batch(args.get_int32(3));
+    begin_result_set(fcinfo);
+    std::vector<ClaimedTask> claimed;
+    {
+        Spi spi;
+        claimed = claim_tasks(spi, queue, worker, lease, batch, now_micros());
+    }
+    for (const ClaimedTask& t : claimed) {
+        Datum values[5] = {Int64GetDatum(t.task_id), t.payload, Int32GetDatum(t.attempt),
+                           Int64GetDatum(t.token), t.execution_id};
+        bool nulls[5] = {false, false, false, false, false};
+        add_result_row(fcinfo, values, nulls);
+    }
+    return Datum(0);
+}
+
+COORD_FUNCTION(coord_heartbeat) {
+    Args args(fcinfo);
+    auto task_id = task_id_arg(args, 0);
+    auto token = token_arg(args, 1);
+    auto extend = require_duration(args.get_interval(2), "extend", kMaxClaimLease);
+    Spi spi;
+    return timestamptz_datum(heartbeat_task(spi, task_id, token, extend, now_micros()));
+}
+
+COORD_FUNCTION(coord_complete) {
+    Args args(fcinfo);
+    auto task_id = task_id_arg(args, 0);
+    auto token = token_arg(args, 1);
+    auto result = json_arg(args, 2, "result");
+    return BoolGetDatum(complete_task(task_id, token, result, now_micros()));
+}
+
+COORD_FUNCTION(coord_fail) {
+    Args args(fcinfo);
+    auto task_id = task_id_arg(args, 0);
+    auto token = token_arg(args, 1);
+    std::string error = normalize_error_text(args.get_text(2));
+    std::optional<Micros> retry_in;
+    if (!args.is_null(3))
+        retry_in = require_non_negative_duration(args.get_interval(3), "retry_in", kMaxRetryDelay);
+    Spi spi;
+    TaskState state = fail_task(spi, task_id, token, error, retry_in, now_micros());
+    return text_datum(to_string(state));
+}
+
+COORD_FUNCTION(coord_retry_dead) {
+    Args args(fcinfo);
+    auto task_id = task_id_arg(args, 0);
+    Spi spi;
+    return BoolGetDatum(retry_dead_task(spi, task_id, now_micros()));
+}

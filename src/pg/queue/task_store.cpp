@@ -1,0 +1,265 @@
+#include "core/common/error.hpp"
+#include "pg/common/datum.hpp"
+#include "pg/queue/task_move.hpp"
+#include "pg/queue/task_store.hpp"
+
+extern "C" {
+#include "common/pg_prng.h"
+#include "utils/uuid.h"
+}
+
+#include <algorithm>
+
+namespace coord::pg {
+
+namespace {
+
+constexpr Oid kJsonb = JSONBOID;
+
+// The claim state of a task: from coord.tasks (row-locked), else from
+// coord.tasks_complete, else nothing.
+std::optional<TaskClaimState> load_claim_state(Spi& spi, std::int64_t task_id) {
+    static Statement active(
+        "SELECT state, token, attempts, max_attempts FROM coord.tasks WHERE id = $1 FOR UPDATE",
+        {INT8OID});
+    static Statement complete(
+        "SELECT token, attempts, max_attempts FROM coord.tasks_complete WHERE id = $1", {INT8OID});
+    if (spi.run(active, {int64_param(task_id)}) == 1) {
+        Row row = *spi.first_row();
+        std::optional<TaskState> state = parse_task_state(row.get_text(1).value_or(""));
+        if (!state) throw Error(sqlstate::internal_error, "task row with an unknown state");
+        return TaskClaimState{*state, row.get_int64(2).value_or(0), row.get_int32(3).value_or(0),
+                              row.get_int32(4).value_or(1)};
+    }
+    if (spi.run(complete, {int64_param(task_id)}) == 1) {
+        Row row = *spi.first_row();
+        return TaskClaimState{TaskState::complete, row.get_int64(1).value_or(0),
+                              row.get_int32(2).value_or(0), row.get_int32(3).value_or(1)};
+    }
+    return std::nullopt;
+}
+
+// Ends the current attempt of a processing task under `token` (compare-and-
+// set), records it in the history and moves the task to pending or dead.
+// With only_if_expired, also requires the claim to have expired by the
+// server clock (the sweep's requeue). Returns whether the row changed.
+bool end_attempt(Spi& spi, std::int64_t task_id, std::int64_t token, const RetryDecision& next,
+                 const char* outcome, std::optional<std::string_view> error, Micros now,
+                 bool only_if_expired) {
+    static Statement end(
+        "WITH old AS ("
+        "  SELECT id, attempts, token, execution_id, worker, claimed_at, lease_expires_at "
+        "  FROM coord.tasks "
+        "  WHERE id = $1 AND state = 'processing' AND token = $2 "
+        "    AND (NOT $8 OR lease_expires_at < pg_catalog.clock_timestamp())), "
+        "upd AS ("
+        "  UPDATE coord.tasks t SET state = $3, run_at = $4, worker = NULL, execution_id = NULL, "
+        "         claimed_at = NULL, lease_expires_at = NULL, "
+        "         last_error = COALESCE($5, pg_catalog.format('claim expired at %s (worker %s)', "
+        "                                                     old.lease_expires_at, old.worker)), "
+        "         finished_at = CASE WHEN $3 = 'dead' THEN $6 END "
+        "  FROM old WHERE t.id = old.id AND t.state = 'processing' AND t.token = old.token "
+        "  RETURNING t.id, t.last_error) "
+        "INSERT INTO coord.task_attempts "
+        "  (task_id, attempt, token, execution_id, worker, started_at, ended_at, outcome, error) "
+        "SELECT old.id, old.attempts, old.token, old.execution_id, old.worker, old.claimed_at, $6, "
+        "       $7, upd.last_error "
+        "FROM old JOIN upd ON upd.id = old.id",
+        {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, BOOLOID});
+    return spi.run(end, {int64_param(task_id), int64_param(token), text_param(to_string(next.next)),
+                         timestamptz_param(next.run_at), text_param(error), timestamptz_param(now),
+                         text_param(outcome), bool_param(only_if_expired)}) == 1;
+}
+
+}  // namespace
+
+double jitter() { return pg_prng_double(&pg_global_prng_state); }
+
+std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
+    // Without a dedupe_key a plain insert (no speculative insertion).
+    static Statement insert_plain(
+        "INSERT INTO coord.tasks (queue, state, payload, priority, run_at, max_attempts, created_at) "
+        "VALUES ($1, 'pending', $2, $3, $4, $5, $6) RETURNING id",
+        {TEXTOID, kJsonb, INT4OID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}, /*generic_plan=*/true);
+    static Statement insert(
+        "INSERT INTO coord.tasks (queue, state, payload, priority, run_at, max_attempts, "
+        "                         dedupe_key, created_at) "
+        "VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND state <> 'dead' "
+        "DO NOTHING RETURNING id",
+        {TEXTOID, kJsonb, INT4OID, TIMESTAMPTZOID, INT4OID, TEXTOID, TIMESTAMPTZOID});
+    if (!r.dedupe_key) {
+        spi.run(insert_plain, {text_param(r.queue), datum_param(kJsonb, r.payload),
+                               int32_param(r.priority), timestamptz_param(r.run_at),
+                               int32_param(r.max_attempts), timestamptz_param(now)});
+        return *spi.first_row()->get_int64(1);
+    }
+    static Statement existing(
+        "SELECT id FROM coord.tasks WHERE queue = $1 AND dedupe_key = $2 AND state <> 'dead'",
+        {TEXTOID, TEXTOID});
+    // A conflicting task may finish between the insert and the look-up;
+    // then the next insert succeeds.
+    for (int round = 0; round < 5; ++round) {
+        if (spi.run(insert, {text_param(r.queue), datum_param(kJsonb, r.payload),
+                             int32_param(r.priority), timestamptz_param(r.run_at),
+                             int32_param(r.max_attempts), text_param(r.dedupe_key),
+                             timestamptz_param(now)}) == 1)
+            return *spi.first_row()->get_int64(1);
+        if (spi.run(existing, {text_param(r.queue), text_param(r.dedupe_key)}) == 1)
+            return *spi.first_row()->get_int64(1);
+    }
+    throw Error(sqlstate::internal_error,
+                fmt::format("task with dedupe_key \"{}\" kept changing during enqueue", *r.dedupe_key));
+}
+
+std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::string_view worker,
+                                     Micros lease, std::int32_t batch, Micros now) {
+    // The claim's token is next_claim_token(token) = token + 1. The picked ids
+    // are an array (an InitPlan), so the update looks each one up by primary
+    // key: a join could become a merge join that walks the whole primary key
+    // index from its start in a generic plan.
+    static Statement claim(
+        "UPDATE coord.tasks t SET state = 'processing', attempts = t.attempts + 1, "
+        "       token = t.token + 1, worker = $2, execution_id = pg_catalog.gen_random_uuid(), "
+        "       claimed_at = $3, lease_expires_at = $4 "
+        "WHERE t.id = ANY (ARRAY("
+        "  SELECT id FROM coord.tasks "
+        "  WHERE queue = $1 AND state = 'pending' AND run_at <= $3 "
+        "  ORDER BY priority DESC, run_at, id "
+        "  LIMIT $5 FOR UPDATE SKIP LOCKED)) "
+        "RETURNING t.id, t.payload, t.attempts, t.token, t.execution_id, t.priority, t.run_at",
+        {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID}, /*generic_plan=*/true);
+    std::uint64_t n = spi.run(claim, {text_param(queue), text_param(worker), timestamptz_param(now),
+                                      timestamptz_param(now + lease), int32_param(batch)});
+    std::vector<ClaimedTask> claimed;
+    claimed.reserve(n);
+    MemoryContext into = spi.caller_context();
+    for (std::uint64_t i = 0; i < n; ++i) {
+        Row row = spi.row(i);
+        claimed.push_back(ClaimedTask{*row.get_int64(1), *row.get_datum_copy(2, into),
+                                      *row.get_int32(3), *row.get_int64(4),
+                                      *row.get_datum_copy(5, into), *row.get_int32(6),
+                                      *row.get_timestamptz(7)});
+    }
+    std::sort(claimed.begin(), claimed.end(), [](const ClaimedTask& a, const ClaimedTask& b) {
+        if (a.priority != b.priority) return a.priority > b.priority;
+        if (a.run_at != b.run_at) return a.run_at < b.run_at;
+        return a.task_id < b.task_id;
+    });
+    return claimed;
+}
+
+Micros heartbeat_task(Spi& spi, std::int64_t task_id, std::int64_t token, Micros extend, Micros now) {
+    static Statement extend_claim(
+        "UPDATE coord.tasks SET lease_expires_at = $3 "
+        "WHERE id = $1 AND state = 'processing' AND token = $2",
+        {INT8OID, INT8OID, TIMESTAMPTZOID}, /*generic_plan=*/true);
+    Micros expires_at = now + extend;
+    if (spi.run(extend_claim, {int64_param(task_id), int64_param(token), timestamptz_param(expires_at)}) == 1)
+        return expires_at;
+    require_current_claim(load_claim_state(spi, task_id), task_id, token, "heartbeat");
+    // The claim is current now although the update found nothing: it
+    // changed in between; report it as lost rather than guess.
+    throw Error(sqlstate::lease_lost, fmt::format("cannot heartbeat task {}: claim {} changed", task_id, token));
+}
+
+bool complete_task(std::int64_t task_id, std::int64_t token, std::optional<Datum> result, Micros now) {
+    TaskMove move = move_completed_task(task_id, token, result, now);
+    if (move == TaskMove::moved) return true;
+    Spi spi;
+    // The same move as one statement, for tables the executor must write
+    // (an administrator added a trigger or a constraint).
+    static Statement move_by_sql(
+        "WITH moved AS ("
+        "  DELETE FROM coord.tasks WHERE id = $1 AND state = 'processing' AND token = $2 "
+        "  RETURNING *) "
+        "INSERT INTO coord.tasks_complete (id, queue, payload, priority, attempts, max_attempts, "
+        "                                  dedupe_key, token, created_at, completed_at, "
+        "                                  execution_id, worker, started_at, result) "
+        "SELECT id, queue, payload, priority, attempts, max_attempts, dedupe_key, token, "
+        "       created_at, $4, execution_id, worker, claimed_at, $3 FROM moved",
+        {INT8OID, INT8OID, kJsonb, TIMESTAMPTZOID}, /*generic_plan=*/true);
+    if (move == TaskMove::needs_sql &&
+        spi.run(move_by_sql, {int64_param(task_id), int64_param(token), datum_param(kJsonb, result),
+                              timestamptz_param(now)}) == 1)
+        return true;
+    std::optional<TaskClaimState> state = load_claim_state(spi, task_id);
+    // The same completion again: nothing to do.
+    if (state && state->state == TaskState::complete && state->token == token) return false;
+    require_current_claim(state, task_id, token, "complete");
+    throw Error(sqlstate::lease_lost, fmt::format("cannot complete task {}: claim {} changed", task_id, token));
+}
+
+TaskState fail_task(Spi& spi, std::int64_t task_id, std::int64_t token, const std::string& error,
+                    std::optional<Micros> retry_in, Micros now) {
+    std::optional<TaskClaimState> state = load_claim_state(spi, task_id);
+    require_current_claim(state, task_id, token, "fail");
+    RetryDecision next = decide_retry(*state, now, retry_in, jitter());
+    if (!end_attempt(spi, task_id, token, next, "failed", error, now, false))
+        throw Error(sqlstate::lease_lost, fmt::format("cannot fail task {}: claim {} changed", task_id, token));
+    return next.next;
+}
+
+bool retry_dead_task(Spi& spi, std::int64_t task_id, Micros now) {
+    static Statement duplicate(
+        "SELECT o.id FROM coord.tasks t JOIN coord.tasks o "
+        "  ON o.queue = t.queue AND o.dedupe_key = t.dedupe_key AND o.state <> 'dead' "
+        "WHERE t.id = $1",
+        {INT8OID});
+    static Statement revive(
+        "UPDATE coord.tasks SET state = 'pending', run_at = $2, max_attempts = $3, finished_at = NULL "
+        "WHERE id = $1 AND state = 'dead'",
+        {INT8OID, TIMESTAMPTZOID, INT4OID});
+    std::optional<std::int32_t> max_attempts = decide_retry_dead(load_claim_state(spi, task_id));
+    if (!max_attempts) return false;
+    if (spi.run(duplicate, {int64_param(task_id)}) > 0)
+        throw Error(sqlstate::invalid_transition,
+                    fmt::format("task {} cannot be retried: task {} of its queue has the same "
+                                "dedupe_key and is not finished",
+                                task_id, *spi.first_row()->get_int64(1)));
+    return spi.run(revive, {int64_param(task_id), timestamptz_param(now), int32_param(*max_attempts)}) == 1;
+}
+
+std::pair<std::int64_t, std::int64_t> requeue_expired_claims(Spi& spi, Micros now, long limit) {
+    // Rows a client is completing right now are locked: skipped, not waited
+    // for; if still expired they are requeued by the next sweep.
+    static Statement expired(
+        "SELECT id, token, attempts, max_attempts FROM coord.tasks "
+        "WHERE state = 'processing' AND lease_expires_at < $1 "
+        "ORDER BY lease_expires_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        {TIMESTAMPTZOID, INT4OID});
+    struct Seen {
+        std::int64_t id;
+        TaskClaimState state;
+    };
+    std::vector<Seen> seen;
+    std::uint64_t n = spi.run(expired, {timestamptz_param(now), int32_param(static_cast<std::int32_t>(limit))});
+    for (std::uint64_t i = 0; i < n; ++i) {
+        Row row = spi.row(i);
+        seen.push_back(Seen{*row.get_int64(1),
+                            TaskClaimState{TaskState::processing, *row.get_int64(2),
+                                           *row.get_int32(3), *row.get_int32(4)}});
+    }
+    std::int64_t requeued = 0, dead = 0;
+    for (const Seen& s : seen) {
+        RetryDecision next = decide_retry(s.state, now, std::nullopt, jitter());
+        if (!end_attempt(spi, s.id, s.state.token, next, "expired", std::nullopt, now, true)) continue;
+        (next.next == TaskState::dead ? dead : requeued) += 1;
+    }
+    return {requeued, dead};
+}
+
+std::int64_t prune_completed(Spi& spi, Micros before, long limit) {
+    static Statement prune(
+        "WITH gone AS ("
+        "  DELETE FROM coord.tasks_complete WHERE id = ANY (ARRAY("
+        "    SELECT id FROM coord.tasks_complete WHERE completed_at < $1 LIMIT $2)) "
+        "  RETURNING id), "
+        "history AS (DELETE FROM coord.task_attempts a USING gone WHERE a.task_id = gone.id) "
+        "SELECT count(*) FROM gone",
+        {TIMESTAMPTZOID, INT4OID});
+    spi.run(prune, {timestamptz_param(before), int32_param(static_cast<std::int32_t>(limit))});
+    return spi.first_row()->get_int64(1).value_or(0);
+}
+
+}  // namespace coord::pg

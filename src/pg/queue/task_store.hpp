@@ -1,0 +1,52 @@
+// Task rows through SPI: each operation is one or two prepared statements,
+// every state change a compare-and-set on (id, state, token).
+#pragma once
+
+#include "core/queue/task.hpp"
+#include "pg/common/spi.hpp"
+
+#include <vector>
+
+namespace coord::pg {
+
+struct EnqueueRequest {
+    std::string_view queue;
+    Datum payload;  // jsonb
+    Micros run_at;
+    std::int32_t priority;
+    std::int32_t max_attempts;
+    std::optional<std::string_view> dedupe_key;
+};
+std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& request, Micros now);
+
+struct ClaimedTask {
+    std::int64_t task_id;
+    Datum payload;       // jsonb, copied into the caller's memory context
+    std::int32_t attempt;
+    std::int64_t token;
+    Datum execution_id;  // uuid, copied into the caller's memory context
+    std::int32_t priority;
+    Micros run_at;
+};
+// Highest priority first, then oldest run_at, then id.
+std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::string_view worker,
+                                     Micros lease, std::int32_t batch, Micros now);
+
+Micros heartbeat_task(Spi& spi, std::int64_t task_id, std::int64_t token, Micros extend, Micros now);
+// Connects to SPI only when the direct move (task_move.hpp) cannot decide.
+bool complete_task(std::int64_t task_id, std::int64_t token, std::optional<Datum> result, Micros now);
+TaskState fail_task(Spi& spi, std::int64_t task_id, std::int64_t token, const std::string& error,
+                    std::optional<Micros> retry_in, Micros now);
+bool retry_dead_task(Spi& spi, std::int64_t task_id, Micros now);
+
+// Sweep: requeue (or dead-letter) up to `limit` processing tasks whose claim
+// expired before `now`. Returns {requeued, dead_lettered}.
+std::pair<std::int64_t, std::int64_t> requeue_expired_claims(Spi& spi, Micros now, long limit);
+// Sweep: delete up to `limit` tasks completed before `before`, with their
+// attempt history. Returns how many.
+std::int64_t prune_completed(Spi& spi, Micros before, long limit);
+
+// A random number in [0, 1) for backoff jitter.
+double jitter();
+
+}  // namespace coord::pg

@@ -1,0 +1,79 @@
+#include "core/alerts/alerts.hpp"
+#include "pg/sweep/alerts.hpp"
+#include "pg/common/datum.hpp"
+
+namespace coord::pg {
+
+namespace {
+
+void log_alert(const char* event, std::string_view kind, const std::string& subject,
+               const std::string& detail) {
+    std::string message = fmt::format("pg_coord alert {}: {} \"{}\" {}", event, kind, subject, detail);
+    const char* text = message.c_str();
+    pg_call([&] { elog(LOG, "%s", text); });
+}
+
+}  // namespace
+
+AlertSyncCounts sync_alerts_counted(Spi& spi, std::string_view kind,
+                                    const std::vector<FiringAlert>& firing) {
+    static Statement open_alerts(
+        "SELECT subject FROM coord.alerts WHERE kind = $1 AND resolved_at IS NULL "
+        "ORDER BY subject FOR UPDATE",
+        {TEXTOID});
+    // NOTIFY payloads are limited to 8000 bytes: a large detail is left out
+    // of the payload (it stays in the row).
+    static Statement raise(
+        "WITH a AS (INSERT INTO coord.alerts (kind, subject, detail) "
+        "           VALUES ($1, $2, COALESCE(NULLIF($3, '')::jsonb, '{}')) "
+        "           ON CONFLICT (kind, subject) WHERE resolved_at IS NULL DO NOTHING "
+        "           RETURNING *) "
+        "SELECT a.detail::text, pg_catalog.pg_notify('coord_alerts', "
+        "       json_build_object('event', 'raised', 'id', a.id, 'kind', a.kind, "
+        "         'subject', a.subject, "
+        "         'detail', CASE WHEN octet_length(a.detail::text) <= 6000 THEN a.detail END, "
+        "         'raised_at', a.raised_at)::text) "
+        "FROM a",
+        {TEXTOID, TEXTOID, TEXTOID});
+    static Statement resolve(
+        "WITH a AS (UPDATE coord.alerts SET resolved_at = pg_catalog.clock_timestamp() "
+        "           WHERE kind = $1 AND subject = $2 AND resolved_at IS NULL RETURNING *) "
+        "SELECT a.detail::text, pg_catalog.pg_notify('coord_alerts', "
+        "       json_build_object('event', 'resolved', 'id', a.id, 'kind', a.kind, "
+        "         'subject', a.subject, 'raised_at', a.raised_at, "
+        "         'resolved_at', a.resolved_at)::text) "
+        "FROM a",
+        {TEXTOID, TEXTOID});
+
+    std::vector<std::string_view> firing_subjects;
+    firing_subjects.reserve(firing.size());
+    for (const FiringAlert& f : firing) firing_subjects.push_back(f.subject);
+
+    std::vector<std::string> open;
+    std::uint64_t n = spi.run(open_alerts, {text_param(kind)});
+    open.reserve(n);
+    for (std::uint64_t i = 0; i < n; ++i) open.push_back(spi.row(i).get_text(1).value_or(""));
+
+    AlertPlan plan = plan_alerts(kind, open, firing_subjects);
+    AlertSyncCounts counts;
+    for (std::size_t index : plan.raise) {
+        const FiringAlert& f = firing[index];
+        if (spi.run(raise, {text_param(kind), text_param(f.subject), text_param(f.detail_json)}) == 1) {
+            ++counts.raised;
+            log_alert("raised", kind, f.subject, spi.first_row()->get_text(1).value_or("{}"));
+        }
+    }
+    for (const std::string& subject : plan.resolve) {
+        if (spi.run(resolve, {text_param(kind), text_param(subject)}) == 1) {
+            ++counts.resolved;
+            log_alert("resolved", kind, subject, "");
+        }
+    }
+    return counts;
+}
+
+void sync_alerts(Spi& spi, std::string_view kind, const std::vector<FiringAlert>& firing) {
+    sync_alerts_counted(spi, kind, firing);
+}
+
+}  // namespace coord::pg
