@@ -15,13 +15,13 @@ SELECT count(*) AS holders FROM coord.leases;
 -- The next holding gets a larger token, even after a release.
 SELECT coord.acquire('billing:daily', 'i-b') AS token_after_release;
 
--- Renew extends; a stale token is lease_lost (CO001) and changes nothing.
+-- Renew extends; a stale token is lease_lost (PC001) and changes nothing.
 SELECT coord.renew('billing:daily', 2, '3 hours') - now() > '2 hours 59 minutes' AS renewed;
 SELECT regress.error_of($$SELECT coord.renew('billing:daily', 1)$$);
 SELECT regress.error_of($$SELECT coord.renew('never:acquired', 1)$$);
 SELECT owner, token FROM coord.leases WHERE name = 'billing:daily';
 
--- check_fence passes for the holder, raises CO001 for anything else.
+-- check_fence passes for the holder, raises PC001 for anything else.
 SELECT coord.check_fence('billing:daily', 2);
 SELECT regress.error_of($$SELECT coord.check_fence('billing:daily', 1)$$);
 SELECT regress.error_of($$SELECT coord.check_fence('no:such:lease', 1)$$);

@@ -17,7 +17,7 @@ SELECT * FROM coord.ledger_post('2026-11', 'acct-1', 12.500, currency => 'USD');
 SELECT * FROM coord.ledger_post('2026-11', 'acct-1', 12.50, idempotency_key => NULL);
 SELECT regress.ledger_rows() AS rows;
 
--- The same key with a different request: CO002 naming what differs, nothing written.
+-- The same key with a different request: PC002 naming what differs, nothing written.
 SELECT regress.error_of($$SELECT * FROM coord.ledger_post('2026-11', 'acct-1', 13)$$);
 SELECT regress.error_of($$SELECT * FROM coord.ledger_post('2026-11', 'acct-1', 12.5, 'EUR')$$);
 SELECT regress.error_of($$SELECT * FROM coord.ledger_post('2026-12', 'acct-9', 12.5,
@@ -79,7 +79,7 @@ SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-2', 10
 SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-2', 10, fence_token => 1)$$);
 SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-2', 10, fence_name => '',
                                                          fence_token => 1)$$);
--- A token that is not the holding: CO001, nothing written.
+-- A token that is not the holding: PC001, nothing written.
 SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-2', 10,
                                                          fence_name => 'ledger:billing', fence_token => 2)$$);
 SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-2', 10,
@@ -118,7 +118,7 @@ FROM coord.ledger WHERE entry_id = :e1;
 SELECT inserted, status FROM coord.ledger_post('2026-11', 'acct-1', 12.5);
 -- The same settle again: a no-op returning false.
 SELECT coord.ledger_settle(:e1, 'settled', 'ch_001') AS moved_again;
--- A conflicting settle: CO002, nothing changes.
+-- A conflicting settle: PC002, nothing changes.
 SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'failed', 'ch_001')$$, :e1));
 SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled', 'ch_002')$$, :e1));
 SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled')$$, :e1));
@@ -138,7 +138,7 @@ SELECT regress.error_of($$SELECT coord.ledger_settle(999999, 'settled')$$);
 SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, NULL)$$, :e1));
 SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled', '')$$, :e1));
 SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled', repeat('r', 1025))$$, :e1));
--- Fenced settle: the current holder's settle moves the entry, a stale one is CO001.
+-- Fenced settle: the current holder's settle moves the entry, a stale one is PC001.
 SELECT entry_id AS e3 FROM coord.ledger WHERE cycle_id = 'fenced' AND account = 'acct-2' \gset
 SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled', 'ch_9',
                                  fence_name => 'ledger:billing', fence_token => 1)$$, :e3));
@@ -262,7 +262,7 @@ BEGIN
         PERFORM * FROM coord.ledger_post('amcheck', 'acct-' || i % 700, 1);
         BEGIN
             PERFORM * FROM coord.ledger_post('amcheck', 'acct-' || i % 700, 2);
-        EXCEPTION WHEN SQLSTATE 'CO002' THEN NULL;
+        EXCEPTION WHEN SQLSTATE 'PC002' THEN NULL;
         END;
         IF i % 10 = 0 THEN
             BEGIN

@@ -80,7 +80,7 @@ UPDATE coord.shard_source_reports SET reported_at = reported_at - interval '30 s
 SELECT source_version, target_version, lag_versions, lag_seconds BETWEEN 30 AND 120 AS lag_about_30s
 FROM coord.migrations;
 
--- Every step that is not the next one is CO003 naming the phase and the allowed next ones.
+-- Every step that is not the next one is PC003 naming the phase and the allowed next ones.
 SELECT regress.shard_snapshot() AS before \gset
 SELECT regress.error_of($$SELECT coord.migration_advance(1, 'copying')$$);
 SELECT regress.error_of($$SELECT coord.migration_advance(1, 'cutover')$$);

@@ -153,7 +153,7 @@ SELECT count(*) AS unknown_task FROM coord.task(999999);
 SELECT regress.error_of($$SELECT * FROM coord.task(NULL)$$);
 
 -- The sweep requeues an expired claim (attempt counted, history kept) and
--- dead-letters it at max_attempts; a late completion then gets CO001.
+-- dead-letters it at max_attempts; a late completion then gets PC001.
 UPDATE coord.tasks SET run_at = clock_timestamp() - interval '1 second' WHERE id = 1;
 SELECT task_id, attempt, token FROM coord.claim('mail', 'worker-5', lease => '1 microsecond');
 SELECT coord.sweep() -> 'tasks_requeued' AS requeued;
@@ -286,7 +286,7 @@ SET enable_seqscan = off;
 SELECT count(*) AS found_by_index FROM coord.tasks_complete WHERE id IN (:big_id, :small_id);
 RESET enable_seqscan;
 DROP EXTENSION amcheck;
--- A stale token on the direct path: CO001, nothing written.
+-- A stale token on the direct path: PC001, nothing written.
 SELECT coord.enqueue('direct', '{"n": 3}') AS stale_id \gset
 SELECT count(*) AS claimed FROM coord.claim('direct', 'direct-worker');
 SELECT regress.state_digest() AS digest \gset

@@ -34,7 +34,7 @@ AS 'MODULE_PATHNAME', 'coord_renew'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION coord.renew(text, bigint, interval) IS
     'Extend the holding of `token` to now + ttl and return the new expiry. '
-    'SQLSTATE CO001 (lease_lost) when token is not the current, unexpired holding.';
+    'SQLSTATE PC001 (lease_lost) when token is not the current, unexpired holding.';
 
 CREATE FUNCTION coord.release(name text, token bigint)
 RETURNS boolean
@@ -57,7 +57,7 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'coord_check_fence'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION coord.check_fence(text, bigint) IS
-    'Raise CO001 (lease_lost) unless `token` is the current, unexpired holding of `name`. Call it in '
+    'Raise PC001 (lease_lost) unless `token` is the current, unexpired holding of `name`. Call it in '
     'the transaction of a protected write: a stale holder''s write then rolls back. It keeps a share '
     'lock on the lease until the transaction ends, so a takeover waits for the write to finish.';
 

@@ -50,8 +50,8 @@ ROWS 1;
 COMMENT ON FUNCTION coord.ledger_post(text, text, numeric, text, text, text, bigint) IS
     'Record a pending charge once per idempotency key (default: derived from cycle_id and account). '
     'A repeat of the same post returns the existing entry with inserted = false; the same key with '
-    'another cycle_id, account, amount or currency raises CO002 and writes nothing. With '
-    'fence_name/fence_token the post is written only while that token holds the lease (else CO001), '
+    'another cycle_id, account, amount or currency raises PC002 and writes nothing. With '
+    'fence_name/fence_token the post is written only while that token holds the lease (else PC001), '
     'in the same transaction. Amounts: finite, non-zero, at most the currency''s ISO 4217 decimal '
     'places (2 by default).';
 
@@ -63,7 +63,7 @@ LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION coord.ledger_settle(bigint, text, text, text, bigint) IS
     'Record the payment provider''s answer for a pending entry: status ''settled'' or ''failed'', '
     'with its reference. True when the entry moved; false when it already had exactly this status '
-    'and external_ref; CO002 when it was settled differently. An entry never returns to pending. '
+    'and external_ref; PC002 when it was settled differently. An entry never returns to pending. '
     'Fenced like coord.ledger_post.';
 
 CREATE VIEW coord.ledger AS

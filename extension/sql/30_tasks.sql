@@ -120,7 +120,7 @@ RETURNS timestamptz
 AS 'MODULE_PATHNAME', 'coord_heartbeat'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION coord.heartbeat(bigint, bigint, interval) IS
-    'Extend the claim `token` of a task to now + extend; returns the new expiry. CO001 '
+    'Extend the claim `token` of a task to now + extend; returns the new expiry. PC001 '
     '(lease_lost) when the claim was lost (requeued after it expired, or finished).';
 
 CREATE FUNCTION coord.complete(task_id bigint, token bigint, result jsonb DEFAULT NULL)
@@ -129,7 +129,7 @@ AS 'MODULE_PATHNAME', 'coord_complete'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION coord.complete(bigint, bigint, jsonb) IS
     'Mark the task complete under claim `token`, keeping `result` in its attempt history: true. '
-    'Repeating the same completion returns false and changes nothing. CO001 (lease_lost) when '
+    'Repeating the same completion returns false and changes nothing. PC001 (lease_lost) when '
     'token is not the task''s current claim. Call it in the transaction of the task''s own writes '
     'so that they commit together.';
 
@@ -140,7 +140,7 @@ LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION coord.fail(bigint, bigint, text, interval) IS
     'Record a failed attempt under claim `token` and return the new state: pending (again after '
     'retry_in, or by default after exponential backoff with jitter: 1 s doubling per attempt, '
-    'capped at 1 hour) or dead once max_attempts attempts were made. CO001 when token is not the '
+    'capped at 1 hour) or dead once max_attempts attempts were made. PC001 when token is not the '
     'current claim.';
 
 CREATE FUNCTION coord.retry_dead(task_id bigint)
@@ -150,7 +150,7 @@ LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION coord.retry_dead(bigint) IS
     'Administrators only (coord_admin): make a dead task pending again, due now, with one more '
     'attempt if its attempts were used up. True when a dead task was revived; false when the task '
-    'is not dead. CO003 when another unfinished task of the queue has the same dedupe_key.';
+    'is not dead. PC003 when another unfinished task of the queue has the same dedupe_key.';
 
 CREATE FUNCTION coord.task(task_id bigint)
 RETURNS TABLE (id bigint, queue text, state text, payload jsonb, priority integer,

@@ -103,7 +103,7 @@ LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION coord.migration_start(text, text) IS
     'Administrators (coord_admin): start moving `shard` from its node to `target`; returns the '
     'migration id. Phase copying: writes and reads stay on the source, the target is a read-only '
-    'replica being filled. Bumps the epoch. CO003 while the shard has an active migration.';
+    'replica being filled. Bumps the epoch. PC003 while the shard has an active migration.';
 
 CREATE FUNCTION coord.migration_advance(migration_id bigint, phase text)
 RETURNS bigint
@@ -111,8 +111,8 @@ AS 'MODULE_PATHNAME', 'coord_migration_advance'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION coord.migration_advance(bigint, text) IS
     'Administrators (coord_admin): take the next step copying -> dual_write -> cutover -> '
-    'complete and return the shard''s new epoch. Any other step raises CO003 naming the current '
-    'phase and the allowed next ones. Of two concurrent calls one wins, the other gets CO003.';
+    'complete and return the shard''s new epoch. Any other step raises PC003 naming the current '
+    'phase and the allowed next ones. Of two concurrent calls one wins, the other gets PC003.';
 
 CREATE FUNCTION coord.migration_rollback(migration_id bigint)
 RETURNS bigint
@@ -121,7 +121,7 @@ LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION coord.migration_rollback(bigint) IS
     'Administrators (coord_admin): from copying, dual_write or cutover, send all traffic back to '
     'the source (phase rolled_back; the target stays a replica) and return the new epoch. '
-    'CO003 after complete or a previous rollback.';
+    'PC003 after complete or a previous rollback.';
 
 -- Not SECURITY DEFINER: coord.route runs no SQL and resolves no name through
 -- search_path; it reads coord.shard_state and coord.shard_watermark by their
@@ -152,7 +152,7 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'coord_check_route'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION coord.check_route(text, bigint) IS
-    'Raise CO004 (stale_route) when `epoch` is older than the shard''s current epoch and its '
+    'Raise PC004 (stale_route) when `epoch` is older than the shard''s current epoch and its '
     'write nodes differ from the current ones. Call it in the write path. It keeps a share lock '
     'on the shard until the transaction ends, so a phase change waits for the write to finish.';
 

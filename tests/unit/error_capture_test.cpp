@@ -31,7 +31,7 @@ coord::CapturedError capture(Thrower thrower) {
 TEST(ErrorCapture, CoordErrorKeepsSqlstateMessageDetailAndHint) {
     destroyed = 0;
     auto out = capture([] { throw coord::Error(coord::sqlstate::lease_lost, "msg", "det", "hint"); });
-    EXPECT_STREQ(out.sqlstate, "CO001");
+    EXPECT_STREQ(out.sqlstate, "PC001");
     EXPECT_STREQ(out.message, "msg");
     EXPECT_STREQ(out.detail, "det");
     EXPECT_STREQ(out.hint, "hint");

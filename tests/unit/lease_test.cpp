@@ -69,11 +69,11 @@ TEST(DecideRenew, CurrentHoldingGetsNewExpiry) {
 }
 
 TEST(DecideRenew, StaleExpiredOrFreeTokensAreLeaseLost) {
-    EXPECT_EQ(sqlstate_of([] { decide_renew(held_by("a", 3, kNow + 5), "n", 2, kNow, kTtl); }), "CO001");
-    EXPECT_EQ(sqlstate_of([] { decide_renew(held_by("a", 3, kNow - 5), "n", 3, kNow, kTtl); }), "CO001");
+    EXPECT_EQ(sqlstate_of([] { decide_renew(held_by("a", 3, kNow + 5), "n", 2, kNow, kTtl); }), "PC001");
+    EXPECT_EQ(sqlstate_of([] { decide_renew(held_by("a", 3, kNow - 5), "n", 3, kNow, kTtl); }), "PC001");
     EXPECT_EQ(sqlstate_of([] { decide_renew(LeaseRecord{std::nullopt, 3, 0, 0}, "n", 3, kNow, kTtl); }),
-              "CO001");
-    EXPECT_EQ(sqlstate_of([] { decide_renew(std::nullopt, "n", 1, kNow, kTtl); }), "CO001");
+              "PC001");
+    EXPECT_EQ(sqlstate_of([] { decide_renew(std::nullopt, "n", 1, kNow, kTtl); }), "PC001");
 }
 
 TEST(DecideRenew, LeaseLostExplainsWhy) {
@@ -121,9 +121,9 @@ TEST(HandedOverTo, OnlyTheExactLiveHoldingThatWasPromised) {
 
 TEST(CheckFence, PassesForHolderAndRejectsEveryStaleCase) {
     EXPECT_NO_THROW(check_fence(held_by("a", 3, kNow + 5), "n", 3, kNow));
-    EXPECT_EQ(sqlstate_of([] { check_fence(held_by("a", 4, kNow + 5), "n", 3, kNow); }), "CO001");
-    EXPECT_EQ(sqlstate_of([] { check_fence(held_by("a", 3, kNow), "n", 3, kNow); }), "CO001");
-    EXPECT_EQ(sqlstate_of([] { check_fence(std::nullopt, "n", 3, kNow); }), "CO001");
+    EXPECT_EQ(sqlstate_of([] { check_fence(held_by("a", 4, kNow + 5), "n", 3, kNow); }), "PC001");
+    EXPECT_EQ(sqlstate_of([] { check_fence(held_by("a", 3, kNow), "n", 3, kNow); }), "PC001");
+    EXPECT_EQ(sqlstate_of([] { check_fence(std::nullopt, "n", 3, kNow); }), "PC001");
 }
 
 }  // namespace

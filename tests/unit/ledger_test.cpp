@@ -143,7 +143,7 @@ TEST(LedgerReplay, DifferentRequestIsAConflictNamingTheFields) {
     EXPECT_EQ(coord::post_differences(stored(), request("c1", "a1", "6.00", "USD")),
               (V{"amount", "currency"}));
     auto e = error_of([] { coord::check_replay(stored(), request("c1", "a1", "6.00", "USD")); });
-    EXPECT_EQ(e.first, "CO002");
+    EXPECT_EQ(e.first, "PC002");
     EXPECT_EQ(e.second, "idempotency_key \"k\" was already used with a different amount and currency");
     try {
         coord::check_replay(stored(), request("c9", "a9", "6.00", "USD"));
@@ -186,27 +186,27 @@ TEST(LedgerSettle, ConflictingSettleIsCO002) {
     coord::SettleState settled{EntryStatus::settled, std::string("ch_1")};
     auto other_status = error_of(
         [&] { coord::decide_settle(4, settled, EntryStatus::failed, std::string_view("ch_1")); });
-    EXPECT_EQ(other_status, (std::pair<std::string, std::string>{"CO002",
+    EXPECT_EQ(other_status, (std::pair<std::string, std::string>{"PC002",
                                                                   "ledger entry 4 is already settled"}));
     EXPECT_EQ(error_of([&] {
                   coord::decide_settle(4, settled, EntryStatus::settled, std::string_view("ch_2"));
               }).first,
-              "CO002");
+              "PC002");
     EXPECT_EQ(error_of([&] { coord::decide_settle(4, settled, EntryStatus::settled, std::nullopt); })
                   .first,
-              "CO002");
+              "PC002");
     coord::SettleState failed{EntryStatus::failed, std::nullopt};
     EXPECT_EQ(error_of([&] {
                   coord::decide_settle(4, failed, EntryStatus::settled, std::string_view("ch_3"));
               }).first,
-              "CO002");
+              "PC002");
 }
 
 TEST(LedgerSettle, NeverBackToPending) {
     coord::SettleState settled{EntryStatus::settled, std::string("ch_1")};
     EXPECT_EQ(error_of([&] { coord::decide_settle(4, settled, EntryStatus::pending, std::nullopt); })
                   .first,
-              "CO003");
+              "PC003");
     EXPECT_STREQ(coord::to_string(EntryStatus::pending), "pending");
 }
 

@@ -74,7 +74,7 @@ TEST(ShardPhase, AllowedRequestsPerPhase) {
 }
 
 // Every phase x every request: allowed ones lead to the right phase, the
-// rest raise CO003 naming the current phase and the allowed next ones (or
+// rest raise PC003 naming the current phase and the allowed next ones (or
 // 22023 for a name that is no phase at all).
 TEST(ShardPhase, EveryPhaseAndRequest) {
     int allowed = 0;
@@ -94,7 +94,7 @@ TEST(ShardPhase, EveryPhaseAndRequest) {
                 EXPECT_NE(got.message.find("\"bogus\" is not a migration phase"), std::string::npos);
                 continue;
             }
-            EXPECT_EQ(got.sqlstate, "CO003");
+            EXPECT_EQ(got.sqlstate, "PC003");
             EXPECT_NE(got.message.find("migration 7"), std::string::npos) << got.message;
             EXPECT_NE(got.message.find(std::string("\"") + std::string(phase_name(current)) + "\""),
                       std::string::npos)
@@ -129,7 +129,7 @@ TEST(ShardPhase, AdvanceToRolledBackPointsAtRollback) {
         decide_advance(3, Phase::dual_write, "rolled_back");
         FAIL() << "no error";
     } catch (const Error& e) {
-        EXPECT_STREQ(e.sqlstate(), "CO003");
+        EXPECT_STREQ(e.sqlstate(), "PC003");
         EXPECT_NE(e.hint().find("coord.migration_rollback"), std::string::npos);
     }
 }
@@ -137,8 +137,8 @@ TEST(ShardPhase, AdvanceToRolledBackPointsAtRollback) {
 // A second concurrent advance re-reads the winner's phase and asks for the
 // same step again: it is refused, not repeated.
 TEST(ShardPhase, RepeatingAStepIsRefused) {
-    EXPECT_EQ(request(Phase::dual_write, "advance:dual_write").sqlstate, "CO003");
-    EXPECT_EQ(request(Phase::rolled_back, "rollback").sqlstate, "CO003");
+    EXPECT_EQ(request(Phase::dual_write, "advance:dual_write").sqlstate, "PC003");
+    EXPECT_EQ(request(Phase::rolled_back, "rollback").sqlstate, "PC003");
 }
 
 TEST(ShardPhase, StartOnlyWithoutAnActiveMigration) {
@@ -150,7 +150,7 @@ TEST(ShardPhase, StartOnlyWithoutAnActiveMigration) {
             check_can_start("shard-5", 4, p);
             FAIL() << "no error";
         } catch (const Error& e) {
-            EXPECT_STREQ(e.sqlstate(), "CO003");
+            EXPECT_STREQ(e.sqlstate(), "PC003");
             EXPECT_EQ(std::string(e.what()),
                       "shard \"shard-5\" already has an active migration (4, phase \"" +
                           std::string(phase_name(p)) + "\")");

@@ -116,7 +116,7 @@ TEST(ShardRouting, WritesDifferAsSets) {
 }
 
 // check_route for every (epoch's phase, current phase) pair of one migration
-// history: CO004 exactly when an older epoch's writes went elsewhere.
+// history: PC004 exactly when an older epoch's writes went elsewhere.
 TEST(ShardRouting, CheckRouteEveryPhasePair) {
     const std::optional<Phase> history[] = {std::nullopt, Phase::copying, Phase::dual_write,
                                             Phase::cutover, Phase::complete};
@@ -126,19 +126,19 @@ TEST(ShardRouting, CheckRouteEveryPhasePair) {
             Nodes g = write_nodes(at(history[given])), c = write_nodes(at(history[current]));
             std::string want = given > current  ? "22023"
                                : given == current ? "none"
-                               : writes_differ(g, c) ? "CO004"
+                               : writes_differ(g, c) ? "PC004"
                                                      : "none";
             EXPECT_EQ(sqlstate_of([&] { check_route("s", given + 1, g, current + 1, c); }), want);
         }
     // Spelled out: stable/copying both write to old only; dual_write adds new.
     EXPECT_EQ(sqlstate_of([] { check_route("s", 1, {"old"}, 2, {"old"}); }), "none");
-    EXPECT_EQ(sqlstate_of([] { check_route("s", 2, {"old"}, 3, {"old", "new"}); }), "CO004");
-    EXPECT_EQ(sqlstate_of([] { check_route("s", 3, {"old", "new"}, 4, {"new"}); }), "CO004");
+    EXPECT_EQ(sqlstate_of([] { check_route("s", 2, {"old"}, 3, {"old", "new"}); }), "PC004");
+    EXPECT_EQ(sqlstate_of([] { check_route("s", 3, {"old", "new"}, 4, {"new"}); }), "PC004");
     EXPECT_EQ(sqlstate_of([] { check_route("s", 4, {"new"}, 5, {"new"}); }), "none");
     // After a rollback the copying-epoch writer (old only) is fine again,
     // the dual_write-epoch writer is not.
     EXPECT_EQ(sqlstate_of([] { check_route("s", 2, {"old"}, 4, {"old"}); }), "none");
-    EXPECT_EQ(sqlstate_of([] { check_route("s", 3, {"old", "new"}, 4, {"old"}); }), "CO004");
+    EXPECT_EQ(sqlstate_of([] { check_route("s", 3, {"old", "new"}, 4, {"old"}); }), "PC004");
 }
 
 TEST(ShardRouting, CheckRouteMessage) {
@@ -146,7 +146,7 @@ TEST(ShardRouting, CheckRouteMessage) {
         check_route("shard-5", 3, {"old", "new"}, 4, {"new"});
         FAIL() << "no error";
     } catch (const Error& e) {
-        EXPECT_STREQ(e.sqlstate(), "CO004");
+        EXPECT_STREQ(e.sqlstate(), "PC004");
         EXPECT_EQ(std::string(e.what()),
                   "stale route for shard \"shard-5\": epoch 3 is older than current epoch 4");
         EXPECT_EQ(e.detail(), "Epoch 3 writes to {old, new}; epoch 4 writes to {new}.");

@@ -32,17 +32,17 @@ TEST(TaskClaim, CurrentClaimIsAccepted) {
 
 TEST(TaskClaim, StaleTokenIsLeaseLost) {
     // Requeued and claimed again: token moved on.
-    EXPECT_EQ(sqlstate_of([] { require_current_claim(processing(4, 4, 5), 1, 3, "complete"); }), "CO001");
+    EXPECT_EQ(sqlstate_of([] { require_current_claim(processing(4, 4, 5), 1, 3, "complete"); }), "PC001");
     // A token from the future is not current either.
-    EXPECT_EQ(sqlstate_of([] { require_current_claim(processing(4, 4, 5), 1, 5, "complete"); }), "CO001");
+    EXPECT_EQ(sqlstate_of([] { require_current_claim(processing(4, 4, 5), 1, 5, "complete"); }), "PC001");
 }
 
 TEST(TaskClaim, EndedClaimIsLeaseLost) {
     for (TaskState s : {TaskState::pending, TaskState::complete, TaskState::dead}) {
         TaskClaimState t{s, 3, 3, 5};
-        EXPECT_EQ(sqlstate_of([&] { require_current_claim(t, 1, 3, "fail"); }), "CO001") << to_string(s);
+        EXPECT_EQ(sqlstate_of([&] { require_current_claim(t, 1, 3, "fail"); }), "PC001") << to_string(s);
     }
-    EXPECT_EQ(sqlstate_of([] { require_current_claim(std::nullopt, 1, 1, "heartbeat"); }), "CO001");
+    EXPECT_EQ(sqlstate_of([] { require_current_claim(std::nullopt, 1, 1, "heartbeat"); }), "PC001");
 }
 
 TEST(TaskClaim, MessageNamesTaskAndTokens) {

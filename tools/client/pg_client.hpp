@@ -13,7 +13,7 @@
 
 namespace coord::client {
 
-// A failed statement, with the server's SQLSTATE ("CO001", "40P01", ...).
+// A failed statement, with the server's SQLSTATE ("PC001", "40P01", ...).
 class QueryError : public std::runtime_error {
 public:
     QueryError(std::string sqlstate, const std::string& message)

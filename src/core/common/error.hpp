@@ -8,14 +8,16 @@
 
 namespace coord {
 
-// Five-character SQLSTATE codes (see README, "Errors").
+// Five-character SQLSTATE codes (see README, "Errors"). The project's own
+// codes are class PC: implementation-defined (first character I-Z), unused by
+// PostgreSQL, outside the classes the SQL standard reserves (0-4, A-H).
 namespace sqlstate {
 inline constexpr const char* null_value_not_allowed = "22004";
 inline constexpr const char* invalid_parameter_value = "22023";
-inline constexpr const char* lease_lost = "CO001";
-inline constexpr const char* idempotency_conflict = "CO002";
-inline constexpr const char* invalid_transition = "CO003";
-inline constexpr const char* stale_route = "CO004";
+inline constexpr const char* lease_lost = "PC001";
+inline constexpr const char* idempotency_conflict = "PC002";
+inline constexpr const char* invalid_transition = "PC003";
+inline constexpr const char* stale_route = "PC004";
 inline constexpr const char* deadlock_detected = "40P01";
 inline constexpr const char* insufficient_privilege = "42501";
 inline constexpr const char* feature_not_supported = "0A000";
@@ -23,6 +25,7 @@ inline constexpr const char* object_not_in_prerequisite_state = "55000";
 inline constexpr const char* insufficient_resources = "53000";
 inline constexpr const char* undefined_object = "42704";
 inline constexpr const char* duplicate_object = "42710";
+inline constexpr const char* serialization_failure = "40001";
 inline constexpr const char* internal_error = "XX000";
 }  // namespace sqlstate
 

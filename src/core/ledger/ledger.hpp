@@ -81,7 +81,7 @@ std::vector<std::string> post_differences(const StoredEntry& stored, const PostR
 
 // A replay of a stored key: returns normally when it is the same post (the
 // caller then returns the stored entry with inserted = false); throws
-// CO002 idempotency_conflict naming what differs otherwise.
+// PC002 idempotency_conflict naming what differs otherwise.
 void check_replay(const StoredEntry& stored, const PostRequest& request);
 
 // Entry states: pending -> settled | failed, both final.
@@ -100,7 +100,7 @@ struct SettleState {
 
 // True when the entry must now move to `status` (it is pending); false when
 // it already has exactly this status and external_ref (a repeated settle);
-// CO002 when it was settled differently (other status or other reference).
+// PC002 when it was settled differently (other status or other reference).
 bool decide_settle(std::int64_t entry_id, const SettleState& current, EntryStatus status,
                    std::optional<std::string_view> external_ref);
 

@@ -69,7 +69,7 @@ struct TaskClaimState {
 
 // The claim identified by `token` is the task's current claim: the task is
 // processing under that token. An expired claim stays current until the
-// sweep requeues it (then a new claim gets token + 1). Throws CO001
+// sweep requeues it (then a new claim gets token + 1). Throws PC001
 // (lease_lost) otherwise; `task_id` and `action` are for the message.
 void require_current_claim(const std::optional<TaskClaimState>& task, std::int64_t task_id,
                            std::int64_t token, const char* action);

@@ -5,7 +5,7 @@
 //
 // coord.migration_advance may only take the one forward step of the current
 // phase; coord.migration_rollback is allowed from every phase before
-// complete. Everything else is CO003 (invalid_transition), naming the
+// complete. Everything else is PC003 (invalid_transition), naming the
 // current phase and what it allows next.
 #pragma once
 #include "core/common/cpp_only.hpp"
@@ -40,15 +40,15 @@ std::vector<std::string_view> allowed_requests(Phase phase);
 // coord.migration_advance(migration_id, requested). `requested` is the phase
 // name the caller asked for. Returns the new phase.
 //   unknown phase name          -> 22023 invalid_parameter_value
-//   anything but the next phase -> CO003 invalid_transition
+//   anything but the next phase -> PC003 invalid_transition
 Phase decide_advance(std::int64_t migration_id, Phase current, std::string_view requested);
 
 // coord.migration_rollback(migration_id): rolled_back from every active
-// phase; CO003 from complete and rolled_back.
+// phase; PC003 from complete and rolled_back.
 Phase decide_rollback(std::int64_t migration_id, Phase current);
 
 // coord.migration_start on a shard whose latest migration is in `latest`
-// (nullopt: never migrated). CO003 while a migration is active.
+// (nullopt: never migrated). PC003 while a migration is active.
 void check_can_start(std::string_view shard, std::optional<std::int64_t> latest_id,
                      std::optional<Phase> latest);
 

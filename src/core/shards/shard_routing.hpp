@@ -69,7 +69,7 @@ bool writes_differ(const std::vector<std::string>& a, const std::vector<std::str
 // write placement was `given_writes`; the shard is now at `current` with
 // `current_writes`.
 //   given > current                           -> 22023 (no such epoch yet)
-//   given < current and the writes differ     -> CO004 stale_route
+//   given < current and the writes differ     -> PC004 stale_route
 //   otherwise                                 -> fine
 void check_route(std::string_view shard, Epoch given, const std::vector<std::string>& given_writes,
                  Epoch current, const std::vector<std::string>& current_writes);

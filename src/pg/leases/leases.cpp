@@ -248,7 +248,7 @@ struct LeaseChange {
 };
 
 [[noreturn]] void throw_kept_changing(std::string_view name) {
-    throw Error("40001", fmt::format("lease \"{}\" kept changing concurrently; retry", name));
+    throw Error(sqlstate::serialization_failure, fmt::format("lease \"{}\" kept changing concurrently; retry", name));
 }
 
 template <typename Decide>

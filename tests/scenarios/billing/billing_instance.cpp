@@ -11,7 +11,7 @@
 // Used by tests/scenarios/billing/run and by tools/demo. Human-readable lines
 // start with "[name]"; with --trace every ledger write is also logged as
 //   ATTEMPT <seq> <post|settle> <account> <token>
-//   RESULT <seq> <post|settle> <account> <inserted|existing|settled|unchanged|CO001|...>
+//   RESULT <seq> <post|settle> <account> <inserted|existing|settled|unchanged|PC001|...>
 // so that a test can tell which writes happened after a given moment.
 //
 //   billing_instance --setup                  creates the simulated payment provider
@@ -111,7 +111,7 @@ struct RunStats {
     int skipped = 0;   // already posted (inserted = false)
     int retried = 0;   // pending entries from an earlier run, charged again with their key
     int settled = 0;
-    int rejected = 0;  // CO001
+    int rejected = 0;  // PC001
     bool lost = false;
 };
 
@@ -121,7 +121,7 @@ std::string summary(const RunStats& s, int done) {
                        done, options.accounts, s.posted, s.skipped, s.retried, s.settled);
 }
 
-// Runs one fenced ledger write; false when the lease is lost (CO001).
+// Runs one fenced ledger write; false when the lease is lost (PC001).
 template <typename F>
 bool fenced_write(const char* op, const std::string& account, long token, RunStats& stats, F write) {
     long my_seq = ++seq;
@@ -132,10 +132,10 @@ bool fenced_write(const char* op, const std::string& account, long token, RunSta
         return true;
     } catch (const QueryError& e) {
         trace(fmt::format("RESULT {} {} {} {}", my_seq, op, account, e.sqlstate()));
-        if (e.sqlstate() != "CO001") throw;
+        if (e.sqlstate() != "PC001") throw;
         ++stats.rejected;
         if (!stats.lost || stats.rejected <= 3 || !options.keep_writing_after_loss)
-            say(fmt::format("REJECTED {} {} with CO001: {}", op, account, first_line(e.what())));
+            say(fmt::format("REJECTED {} {} with PC001: {}", op, account, first_line(e.what())));
         stats.lost = true;
         return false;
     }
@@ -153,8 +153,8 @@ RunStats run_cycle(Connection& db, const std::string& lease, long token) {
                 db.exec("SELECT coord.renew($1, $2, $3)", {lease, token_text, ttl});
                 last_renew = Clock::now();
             } catch (const QueryError& e) {
-                if (e.sqlstate() != "CO001") throw;
-                say(fmt::format("renew of token {} rejected with CO001: the lease is gone", token));
+                if (e.sqlstate() != "PC001") throw;
+                say(fmt::format("renew of token {} rejected with PC001: the lease is gone", token));
                 stats.lost = true;
                 if (!options.keep_writing_after_loss) return stats;
             }
@@ -252,7 +252,7 @@ int run() {
         say(fmt::format("acquired {} with fencing token {}", lease, t));
         RunStats stats = run_cycle(db, lease, t);
         if (stats.lost) {
-            say(fmt::format("lost the lease (token {}): {} write(s) rejected with CO001; stopping "
+            say(fmt::format("lost the lease (token {}): {} write(s) rejected with PC001; stopping "
                             "this run",
                             t, stats.rejected));
             if (options.once) return 3;

@@ -3,7 +3,7 @@
 // Loops: claim up to BATCH tasks with a claim lease of LEASE; for each, "work"
 // WORK_MS milliseconds, then record the side effect and complete the task in
 // ONE transaction (so an effect exists exactly when its completion does).
-// A lost claim (CO001) rolls the effect back. Runs until killed.
+// A lost claim (PC001) rolls the effect back. Runs until killed.
 #include "client/pg_client.hpp"
 
 #include <chrono>
@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
                             {task_id, token, execution_id, name});
                     ++completed;
                 } catch (const QueryError& e) {
-                    if (e.sqlstate() != "CO001") throw;
+                    if (e.sqlstate() != "PC001") throw;
                     ++lost;  // the claim expired and was requeued: not ours any more
                 }
             }
