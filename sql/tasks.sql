@@ -51,7 +51,7 @@ FROM coord.claim('mail', 'worker-1', batch => 2);
 SELECT id, state, worker, attempts, token, lease_expires_at - claimed_at AS lease
 FROM coord.tasks WHERE state = 'processing' ORDER BY id;
 -- The next claim gets the dedupe task (the one due at 1 hour is not due).
-SELECT task_id, payload, attempt, token FROM coord.claim('mail', 'worker-2', lease => '30 seconds', batch => 10);
+SELECT task_id, payload, attempt, token FROM coord.claim('mail', 'worker-2', ttl => '30 seconds', batch => 10);
 SELECT count(*) AS nothing_left FROM coord.claim('mail', 'worker-3');
 SELECT count(*) AS unknown_queue FROM coord.claim('no-such-queue', 'worker-3');
 -- Each claim has its own execution_id.
@@ -64,10 +64,10 @@ SELECT regress.error_of($$SELECT * FROM coord.claim(NULL, 'w')$$);
 SELECT regress.error_of($$SELECT * FROM coord.claim('reports', NULL)$$);
 SELECT regress.error_of($$SELECT * FROM coord.claim('reports', '')$$);
 SELECT regress.error_of(format('SELECT * FROM coord.claim(%L, %L)', 'reports', repeat('w', 257)));
-SELECT regress.error_of($$SELECT * FROM coord.claim('reports', 'w', lease => '0 seconds')$$);
-SELECT regress.error_of($$SELECT * FROM coord.claim('reports', 'w', lease => '-1 second')$$);
-SELECT regress.error_of($$SELECT * FROM coord.claim('reports', 'w', lease => '8 days')$$);
-SELECT regress.error_of($$SELECT * FROM coord.claim('reports', 'w', lease => NULL)$$);
+SELECT regress.error_of($$SELECT * FROM coord.claim('reports', 'w', ttl => '0 seconds')$$);
+SELECT regress.error_of($$SELECT * FROM coord.claim('reports', 'w', ttl => '-1 second')$$);
+SELECT regress.error_of($$SELECT * FROM coord.claim('reports', 'w', ttl => '8 days')$$);
+SELECT regress.error_of($$SELECT * FROM coord.claim('reports', 'w', ttl => NULL)$$);
 SELECT regress.error_of($$SELECT * FROM coord.claim('reports', 'w', batch => 0)$$);
 SELECT regress.error_of($$SELECT * FROM coord.claim('reports', 'w', batch => 1001)$$);
 SELECT regress.error_of($$SELECT * FROM coord.claim('reports', 'w', batch => NULL)$$);
@@ -155,7 +155,7 @@ SELECT regress.error_of($$SELECT * FROM coord.task(NULL)$$);
 -- The sweep requeues an expired claim (attempt counted, history kept) and
 -- dead-letters it at max_attempts; a late completion then gets PC001.
 UPDATE coord.tasks SET run_at = clock_timestamp() - interval '1 second' WHERE id = 1;
-SELECT task_id, attempt, token FROM coord.claim('mail', 'worker-5', lease => '1 microsecond');
+SELECT task_id, attempt, token FROM coord.claim('mail', 'worker-5', ttl => '1 microsecond');
 SELECT coord.sweep() -> 'tasks_requeued' AS requeued;
 SELECT id, state, attempts, token, worker, last_error LIKE 'claim expired at %(worker worker-5)' AS expired_error
 FROM coord.tasks WHERE id = 1;
@@ -167,7 +167,7 @@ SELECT state FROM coord.tasks WHERE id = 5;
 
 -- Dead-lettering by the sweep, the task_dead alert, retry_dead.
 SELECT coord.enqueue('fragile', '{}', max_attempts => 1) AS fragile_id \gset
-SELECT task_id, attempt FROM coord.claim('fragile', 'worker-6', lease => '1 microsecond');
+SELECT task_id, attempt FROM coord.claim('fragile', 'worker-6', ttl => '1 microsecond');
 WITH s AS (SELECT coord.sweep() AS r)
 SELECT r -> 'tasks_dead_lettered' AS dead_lettered, r -> 'task_dead_raised' AS dead_alerts_raised FROM s;
 SELECT state, attempts FROM coord.tasks WHERE id = :fragile_id;

@@ -105,22 +105,22 @@ COMMENT ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, te
     'higher first; max_attempts: attempts before dead-lettering. With dedupe_key, while a task of '
     'the queue with that key is pending or processing, its id is returned and nothing is added.';
 
-CREATE FUNCTION coord.claim(queue text, worker text, lease interval DEFAULT '10 minutes',
+CREATE FUNCTION coord.claim(queue text, worker text, ttl interval DEFAULT '10 minutes',
                             batch integer DEFAULT 1)
 RETURNS TABLE (task_id bigint, payload jsonb, attempt integer, token bigint, execution_id uuid)
 AS 'MODULE_PATHNAME', 'coord_claim'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 1;
 COMMENT ON FUNCTION coord.claim(text, text, interval, integer) IS
-    'Claim up to `batch` due tasks of `queue` for `worker` until now + lease: highest priority '
+    'Claim up to `batch` due tasks of `queue` for `worker` until now + ttl: highest priority '
     'first, then oldest. Never gives a task to two claimants; concurrent claimers skip each '
     'other''s rows instead of waiting. Pass task_id and token to heartbeat, complete or fail.';
 
-CREATE FUNCTION coord.heartbeat(task_id bigint, token bigint, extend interval DEFAULT '10 minutes')
+CREATE FUNCTION coord.heartbeat(task_id bigint, token bigint, ttl interval DEFAULT '10 minutes')
 RETURNS timestamptz
 AS 'MODULE_PATHNAME', 'coord_heartbeat'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION coord.heartbeat(bigint, bigint, interval) IS
-    'Extend the claim `token` of a task to now + extend; returns the new expiry. PC001 '
+    'Extend the claim `token` of a task to now + ttl; returns the new expiry. PC001 '
     '(lease_lost) when the claim was lost (requeued after it expired, or finished).';
 
 CREATE FUNCTION coord.complete(task_id bigint, token bigint, result jsonb DEFAULT NULL)

@@ -30,7 +30,7 @@ $standby->start;
 # the claim expires.
 my $id = $primary->safe_psql('postgres', "SELECT coord.enqueue('jobs', '{\"n\": 1}')");
 my $token = $primary->safe_psql('postgres',
-    "SELECT token FROM coord.claim('jobs', 'doomed-worker', lease => '5 seconds')");
+    "SELECT token FROM coord.claim('jobs', 'doomed-worker', ttl => '5 seconds')");
 is($token, '1', 'the task was claimed on the primary');
 $primary->wait_for_catchup($standby);
 $primary->stop('immediate');
@@ -117,7 +117,7 @@ $holder->query_safe("SELECT pg_advisory_unlock(8099739131436803440)");
 $holder->quit;
 $standby->safe_psql('postgres', "UPDATE coord.tasks SET run_at = clock_timestamp() WHERE id = $id");
 $standby->safe_psql('postgres',
-    "SELECT count(*) FROM coord.claim('jobs', 'third-doomed-worker', lease => '1 millisecond')");
+    "SELECT count(*) FROM coord.claim('jobs', 'third-doomed-worker', ttl => '1 millisecond')");
 ok($standby->poll_query_until('postgres',
         "SELECT state = 'pending' AND attempts = 3 FROM coord.tasks WHERE id = $id"),
     'after the failed sweeps the worker sweeps again');

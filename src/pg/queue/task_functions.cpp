@@ -48,7 +48,7 @@ COORD_FUNCTION(coord_claim) {
     Args args(fcinfo);
     auto queue = require_queue_name(args.get_text(0));
     auto worker = require_worker(args.get_text(1));
-    auto lease = require_duration(args.get_interval(2), "lease", kMaxClaimLease);
+    auto lease = require_duration(args.get_interval(2), "ttl", kMaxClaimLease);
     auto batch = require_batch(args.get_int32(3));
     begin_result_set(fcinfo);
     std::vector<ClaimedTask> claimed;
@@ -69,7 +69,7 @@ COORD_FUNCTION(coord_heartbeat) {
     Args args(fcinfo);
     auto task_id = task_id_arg(args, 0);
     auto token = token_arg(args, 1);
-    auto extend = require_duration(args.get_interval(2), "extend", kMaxClaimLease);
+    auto extend = require_duration(args.get_interval(2), "ttl", kMaxClaimLease);
     Spi spi;
     return timestamptz_datum(heartbeat_task(spi, task_id, token, extend, now_micros()));
 }
