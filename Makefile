@@ -6,10 +6,16 @@ MODULE_big = pg_coord
 SRCS = $(sort $(wildcard src/core/*/*.cpp) $(wildcard src/pg/*/*.cpp) $(wildcard bgworker/*.cpp))
 OBJS = $(SRCS:.cpp=.o)
 
-# The install script is assembled from one part per feature.
+# Released install scripts and every upgrade script are kept, as written, in
+# extension/versions/ (a released script is never edited again: tests/upgrade).
+# The install script of the version in development (default_version in the
+# control file) is assembled from one part per feature, extension/sql/*.sql.
 MODULEDIR = extension
-DATA = extension/pg_coord.control
-DATA_built = extension/pg_coord--0.1.sql
+EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" extension/pg_coord.control)
+DATA = extension/pg_coord.control $(sort $(wildcard extension/versions/pg_coord--*.sql))
+ifeq ($(wildcard extension/versions/pg_coord--$(EXTVERSION).sql),)
+DATA_built = extension/pg_coord--$(EXTVERSION).sql
+endif
 EXTRA_CLEAN = $(OBJS) $(OBJS:.o=.d)
 
 PG_CONFIG ?= pg_config
@@ -23,7 +29,7 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-extension/pg_coord--0.1.sql: $(sort $(wildcard extension/sql/*.sql))
+extension/pg_coord--$(EXTVERSION).sql: $(sort $(wildcard extension/sql/*.sql))
 	cat $^ > $@
 
 # Rebuild an object when a header it includes changed (PGXS does not track
