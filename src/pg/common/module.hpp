@@ -8,5 +8,7 @@ namespace coord::pg {
 void shard_init();
 // Waiting for leases (waiting.cpp): GUCs, shared memory, xact callback.
 void define_waiting();
+// Leader election (src/pg/election/election_wakeup.cpp): leader_wait's wake-ups.
+void define_election();
 
 }  // namespace coord::pg
