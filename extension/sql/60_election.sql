@@ -88,6 +88,9 @@ COMMENT ON VIEW coord.elections IS
     'its state: leading (with expires_at), resigned, or expired (also when the sweep has not yet '
     'announced the expiry).';
 
+-- Self-contained (this part also ships in an upgrade script): nothing PUBLIC.
+REVOKE EXECUTE ON FUNCTION coord.campaign(text, text, interval, jsonb), coord.leader(text),
+    coord.leader_wait(text, bigint, interval), coord.resign(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION coord.campaign(text, text, interval, jsonb), coord.leader(text),
     coord.leader_wait(text, bigint, interval), coord.resign(text, bigint) TO coord_user;
 GRANT SELECT ON coord.elections TO coord_user;

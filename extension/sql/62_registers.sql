@@ -38,5 +38,7 @@ COMMENT ON FUNCTION coord.register_cas(text, bigint, jsonb) IS
     'same version, and only until that transaction ends. new_value: non-NULL jsonb of at most 8192 '
     'bytes (22023). Another role''s key gets 42501.';
 
+-- Self-contained (this part also ships in an upgrade script): nothing PUBLIC.
+REVOKE EXECUTE ON FUNCTION coord.register_get(text), coord.register_cas(text, bigint, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION coord.register_get(text), coord.register_cas(text, bigint, jsonb)
     TO coord_user;

@@ -72,6 +72,9 @@ COMMENT ON VIEW coord.auctions IS
     'Every auction: who opened it, until when it takes bids, its reserve, the high bid so far (the '
     'winner once closed), the number of accepted bids, and whether it is open or closed.';
 
+-- Self-contained (this part also ships in an upgrade script): nothing PUBLIC.
+REVOKE EXECUTE ON FUNCTION coord.auction_open(text, timestamptz, numeric),
+    coord.bid(text, text, numeric), coord.auction_close(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION coord.auction_open(text, timestamptz, numeric),
     coord.bid(text, text, numeric), coord.auction_close(text) TO coord_user;
 GRANT SELECT ON coord.auctions TO coord_user;
