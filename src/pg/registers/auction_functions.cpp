@@ -10,6 +10,7 @@
 #include "pg/common/datum.hpp"
 #include "pg/common/run_as_owner.hpp"
 #include "pg/common/spi.hpp"
+#include "pg/registers/write_attempt.hpp"
 
 using namespace coord;
 using namespace coord::pg;
@@ -85,10 +86,14 @@ BidAnswer place_bid(Spi& spi, const Caller& caller, std::string_view auction,
         if (decide_bid(state, auction, amount, now_micros()) == BidOutcome::rejected)
             return {false, state.high_bidder, state.high_amount};
         // Waits for a concurrent change of the row; if that committed, the
-        // count moved on and the bid is decided again against it.
-        if (spi.run(update, {text_param(auction), text_param(bidder), text_param(amount_text),
-                             datum_param(OIDOID, ObjectIdGetDatum(caller.role)),
-                             int64_param(state.bids)}) == 1)
+        // count moved on and the bid is decided again against it (and keeps
+        // no lock meanwhile: write_attempt.hpp).
+        if (attempt_write([&] {
+                return spi.run(update, {text_param(auction), text_param(bidder),
+                                        text_param(amount_text),
+                                        datum_param(OIDOID, ObjectIdGetDatum(caller.role)),
+                                        int64_param(state.bids)}) == 1;
+            }))
             return {true, std::string(bidder), amount};
     }
     throw Error(sqlstate::serialization_failure,
@@ -105,8 +110,10 @@ AuctionState close_auction(Spi& spi, const Caller& caller, std::string_view auct
         Micros now = now_micros();
         if (decide_close(state, caller, auction, now) == CloseOutcome::already_closed) return state;
         Micros closed_at = closed_at_for(state, now);
-        if (spi.run(update, {text_param(auction), timestamptz_param(closed_at),
-                             int64_param(state.bids)}) == 1) {
+        if (attempt_write([&] {
+                return spi.run(update, {text_param(auction), timestamptz_param(closed_at),
+                                        int64_param(state.bids)}) == 1;
+            })) {
             state.closed_at = closed_at;
             return state;
         }

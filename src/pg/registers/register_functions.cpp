@@ -11,6 +11,7 @@
 #include "pg/common/datum.hpp"
 #include "pg/common/run_as_owner.hpp"
 #include "pg/common/spi.hpp"
+#include "pg/registers/write_attempt.hpp"
 
 extern "C" {
 #include "access/detoast.h"
@@ -51,17 +52,22 @@ bool insert_first(Spi& spi, std::string_view key, Datum value, RoleId role) {
                             datum_param(OIDOID, ObjectIdGetDatum(role))}) == 1;
 }
 
-// The swap of version `expected`: the key's owner when it happened.
+// The swap of version `expected`: the key's owner when it happened. A swap
+// that lost keeps no lock (write_attempt.hpp).
 std::optional<RoleId> swap(Spi& spi, std::string_view key, RegisterVersion expected, Datum value) {
     static Statement update(
         "UPDATE coord.register_state SET value = $3, version = version + 1, "
         "updated_at = pg_catalog.clock_timestamp() WHERE key = $1 AND version = $2 "
         "RETURNING owner_role::pg_catalog.oid",
         {TEXTOID, INT8OID, JSONBOID}, /*generic_plan=*/true);
-    spi.run(update, {text_param(key), int64_param(expected), datum_param(JSONBOID, value)});
-    std::optional<Row> row = spi.first_row();
-    if (!row) return std::nullopt;
-    return static_cast<RoleId>(row->get_int32(1).value_or(0));
+    std::optional<RoleId> owner;
+    attempt_write([&] {
+        spi.run(update, {text_param(key), int64_param(expected), datum_param(JSONBOID, value)});
+        if (std::optional<Row> row = spi.first_row())
+            owner = static_cast<RoleId>(row->get_int32(1).value_or(0));
+        return owner.has_value();
+    });
+    return owner;
 }
 
 struct CasAnswer {
