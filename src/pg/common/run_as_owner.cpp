@@ -28,7 +28,8 @@ Oid extension_owner() {
         invalidation_registered = true;
     }
     if (!OidIsValid(cached_owner)) {
-        Oid schema = get_namespace_oid("coord", false);
+        Oid schema = get_namespace_oid("coord", /*missing_ok=*/true);
+        if (!OidIsValid(schema)) return InvalidOid;  // not installed here (the worker checks)
         HeapTuple tuple = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(schema));
         if (!HeapTupleIsValid(tuple)) elog(ERROR, "pg_coord: cache lookup failed for schema coord");
         cached_owner = reinterpret_cast<Form_pg_namespace>(GETSTRUCT(tuple))->nspowner;
@@ -57,7 +58,10 @@ void leave_owner_scope(const OwnerScope& scope) {
 OwnerSql::OwnerSql() {
     OwnerScope* out = &scope_;
     entered_ = pg_call([&] {
+        // Without the extension (the background worker asking whether it is
+        // installed) the statement keeps the user, but not its search_path.
         Oid owner = extension_owner();
+        if (!OidIsValid(owner)) owner = GetUserId();
         if (GetUserId() == owner && strcmp(namespace_search_path, kPinnedSearchPath) == 0)
             return false;
         *out = enter_owner_scope(owner);

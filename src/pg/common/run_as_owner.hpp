@@ -18,7 +18,8 @@ namespace coord::pg {
 
 // The extension's owner: the owner of schema coord, which CREATE EXTENSION
 // made (and so the owner of its tables). Cached per backend, forgotten when
-// pg_namespace changes. Inside pg_call.
+// pg_namespace changes; InvalidOid where the extension is not installed.
+// Inside pg_call.
 Oid extension_owner();
 
 struct OwnerScope {

@@ -172,7 +172,7 @@ Micros heartbeat_task(Spi& spi, std::int64_t task_id, std::int64_t token, const 
     std::optional<TaskClaimState> state = load_claim_state(spi, task_id);  // locked
     require_current_claim(state, task_id, token, "heartbeat");
     require_claim_role(*state, task_id, caller, "heartbeat");
-    // An administrator heartbeats the claim of its role.
+    // An administrator acts as the claim's role: the claim stays that role's.
     if (state->claimed_by != caller.role() && extend_as(state->claimed_by)) return expires_at;
     // The claim is current now although the update found nothing: it
     // changed in between; report it as lost rather than guess.
@@ -214,7 +214,7 @@ bool complete_task(std::int64_t task_id, std::int64_t token, const Caller& calle
     }
     require_current_claim(state, task_id, token, "complete");
     require_claim_role(*state, task_id, caller, "complete");
-    // An administrator completes the claim of its role.
+    // An administrator acts as the claim's role: the completion stays that role's.
     if (state->claimed_by != caller.role() && move_as(state->claimed_by)) return true;
     throw Error(sqlstate::lease_lost, fmt::format("cannot complete task {}: claim {} changed", task_id, token));
 }
