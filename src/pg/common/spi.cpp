@@ -1,6 +1,7 @@
 #include "core/common/error.hpp"
 #include "pg/common/spi.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/common/run_as_owner.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -27,6 +28,7 @@ Param interval_param(std::optional<Micros> value) {
     if (!value) return {INTERVALOID, Datum(0), true};
     return {INTERVALOID, interval_datum(*value), false};
 }
+Param role_param(Oid role) { return {REGROLEOID, ObjectIdGetDatum(role), false}; }
 Param datum_param(Oid type, std::optional<Datum> value) {
     return {type, value.value_or(Datum(0)), !value};
 }
@@ -95,6 +97,13 @@ std::optional<Micros> Row::get_timestamptz(int column) const {
     return DatumGetTimestampTz(d);
 }
 
+std::optional<Oid> Row::get_oid(int column) const {
+    bool isnull = false;
+    Datum d = raw(column, &isnull);
+    if (isnull) return std::nullopt;
+    return DatumGetObjectId(d);
+}
+
 std::optional<double> Row::get_float8(int column) const {
     bool isnull = false;
     Datum d = raw(column, &isnull);
@@ -137,8 +146,10 @@ std::uint64_t Spi::run(Statement& statement, std::initializer_list<Param> params
         nulls[i] = p.null ? 'n' : ' ';
         ++i;
     }
+    OwnerSql as_owner;  // planned and run as the extension owner, search_path pinned
     SPIPlanPtr plan = statement.plan();
     int rc = pg_call([&] { return SPI_execute_plan(plan, values, nulls, false, limit); });
+    as_owner.leave();
     if (rc < 0)
         throw Error(sqlstate::internal_error,
                     fmt::format("pg_coord statement failed ({}): {}", SPI_result_code_string(rc),
@@ -147,7 +158,9 @@ std::uint64_t Spi::run(Statement& statement, std::initializer_list<Param> params
 }
 
 std::uint64_t Spi::run_sql(const char* sql, long limit) {
+    OwnerSql as_owner;
     int rc = pg_call([&] { return SPI_execute(sql, false, limit); });
+    as_owner.leave();
     if (rc < 0)
         throw Error(sqlstate::internal_error,
                     fmt::format("pg_coord statement failed ({}): {}", SPI_result_code_string(rc), sql));

@@ -39,6 +39,7 @@ struct RawLeaseRow {
     Token token;
     Micros acquired_at;
     Micros expires_at;
+    Oid holder_role;
 };
 
 // A lease row read for a change: its values, the row version's address,
@@ -71,7 +72,8 @@ enum class LeaseAccess { look, lock, change };
 // statement's (fresh under READ COMMITTED), after a CommandCounterIncrement
 // so that this transaction's own earlier lease changes are seen. The table
 // lock is that of the SQL the access replaces: SELECT, SELECT ... FOR SHARE,
-// UPDATE. Column numbers follow CREATE TABLE coord.lease_state (10_leases.sql).
+// UPDATE. Column numbers follow CREATE TABLE coord.lease_state (10_leases.sql);
+// holder_role (6) is the last.
 LeaseRowRef scan_lease_row(std::string_view name, LeaseAccess access) {
     LeaseRowRef ref{};
     LeaseRowRef* out = &ref;
@@ -112,6 +114,8 @@ LeaseRowRef scan_lease_row(std::string_view name, LeaseAccess access) {
             row.acquired_at = isnull ? 0 : DatumGetTimestampTz(acquired_at);
             Datum expires_at = heap_getattr(tuple, 5, desc, &isnull);
             row.expires_at = isnull ? 0 : DatumGetTimestampTz(expires_at);
+            Datum holder_role = heap_getattr(tuple, 6, desc, &isnull);
+            row.holder_role = isnull ? InvalidOid : DatumGetObjectId(holder_role);
         }
         systable_endscan(scan);
         if (access != LeaseAccess::look && row.found) {
@@ -151,6 +155,7 @@ std::optional<LeaseRecord> record_from(const RawLeaseRow& row) {
     record.token = row.token;
     record.acquired_at = row.acquired_at;
     record.expires_at = row.expires_at;
+    record.holder_role = row.holder_role;
     return record;
 }
 
@@ -186,8 +191,8 @@ SetResult compare_and_set(const LeaseRowRef& read, std::string_view name, const 
         PreventCommandIfReadOnly("UPDATE");
         PreventCommandIfParallelMode("UPDATE");
         Relation table = table_open(lease_relations().table, NoLock);  // locked by the read
-        Datum values[5];
-        bool nulls[5] = {false, !next.owner, false, !next.owner, !next.owner};
+        Datum values[6];
+        bool nulls[6] = {false, !next.owner, false, !next.owner, !next.owner, !next.owner};
         values[0] = PointerGetDatum(cstring_to_text_with_len(name.data(), static_cast<int>(name.size())));
         values[1] = next.owner ? PointerGetDatum(cstring_to_text_with_len(
                                      next.owner->data(), static_cast<int>(next.owner->size())))
@@ -195,6 +200,7 @@ SetResult compare_and_set(const LeaseRowRef& read, std::string_view name, const 
         values[2] = Int64GetDatum(next.token);
         values[3] = TimestampTzGetDatum(next.acquired_at);
         values[4] = TimestampTzGetDatum(next.expires_at);
+        values[5] = ObjectIdGetDatum(next.holder_role);
         HeapTuple new_version = heap_form_tuple(RelationGetDescr(table), values, nulls);
         ItemPointerData old_version = read.tid;
         TM_FailureData failure;
@@ -231,12 +237,13 @@ bool share_lock(const LeaseRowRef& read, std::string_view name) {
 // Inserts the first row of a name; false when a concurrent session did.
 bool insert_first(Spi& spi, std::string_view name, const LeaseRecord& next) {
     static Statement insert(
-        "INSERT INTO coord.lease_state (name, owner, token, acquired_at, expires_at) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
-        {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}, /*generic_plan=*/true);
+        "INSERT INTO coord.lease_state (name, owner, token, acquired_at, expires_at, holder_role) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
+        {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, REGROLEOID},
+        /*generic_plan=*/true);
     return spi.run(insert, {text_param(name), text_param(next.owner), int64_param(next.token),
                             timestamptz_param(next.acquired_at),
-                            timestamptz_param(next.expires_at)}) == 1;
+                            timestamptz_param(next.expires_at), role_param(next.holder_role)}) == 1;
 }
 
 // What a decision function returns: its answer, and the row to write (none:
@@ -281,7 +288,7 @@ LeaseRecord freed(const LeaseRecord& r) { return LeaseRecord{std::nullopt, r.tok
 LeaseRecord released(const LeaseRecord& current, std::string_view name, Micros now) {
     std::optional<HandoffCandidate> next = first_waiter_of(name);
     if (!next) return freed(current);
-    LeaseRecord handed = hand_over(current, next->owner, now, next->ttl);
+    LeaseRecord handed = hand_over(current, next->owner, next->role, now, next->ttl);
     if (!promise_handoff(*next, handed.token)) return freed(current);
     force_synchronous_commit();
     return handed;
@@ -296,6 +303,7 @@ std::optional<LeaseRecord> lease_from_row(const std::optional<Row>& row) {
     record.token = row->get_int64(2).value_or(0);
     record.acquired_at = row->get_timestamptz(3).value_or(0);
     record.expires_at = row->get_timestamptz(4).value_or(0);
+    record.holder_role = row->get_oid(5).value_or(InvalidOid);
     return record;
 }
 
@@ -304,28 +312,29 @@ std::optional<LeaseRecord> read_lease(std::string_view name) {
 }
 
 std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_view owner,
-                                 Micros ttl) {
+                                 const Caller& caller, Micros ttl) {
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
-        AcquireDecision d = decide_acquire(current, owner, now, ttl);
+        AcquireDecision d = decide_acquire(current, name, owner, caller, now, ttl);
         if (!d.write_needed()) return LeaseChange<std::optional<Token>>{std::nullopt, std::nullopt};
         if (d.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
         return LeaseChange<std::optional<Token>>{
-            d.token, LeaseRecord{std::string(owner), d.token, d.acquired_at, d.expires_at}};
+            d.token,
+            LeaseRecord{std::string(owner), d.token, d.acquired_at, d.expires_at, d.holder_role}};
     });
 }
 
 AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::string_view owner,
-                                       Micros ttl, bool new_holding_allowed) {
+                                       const Caller& caller, Micros ttl, bool new_holding_allowed) {
     for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
         LeaseRowRead read(name, LeaseAccess::change);
         std::optional<LeaseRecord> current = record_from(read.ref().row);
-        AcquireDecision d = decide_acquire(current, owner, now_micros(), ttl);
+        AcquireDecision d = decide_acquire(current, name, owner, caller, now_micros(), ttl);
         if (!d.write_needed()) return {std::nullopt, current->expires_at};
         if (d.kind == AcquireDecision::Kind::granted) {
             if (!new_holding_allowed) return {};
             force_synchronous_commit();
         }
-        LeaseRecord next{std::string(owner), d.token, d.acquired_at, d.expires_at};
+        LeaseRecord next{std::string(owner), d.token, d.acquired_at, d.expires_at, d.holder_role};
         if (!current) {
             if (insert_first(spi, name, next)) return {d.token, std::nullopt};
             continue;
@@ -342,18 +351,19 @@ AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::str
     throw_kept_changing(name);
 }
 
-Micros renew(Spi& spi, std::string_view name, Token token, Micros ttl) {
+Micros renew(Spi& spi, std::string_view name, Token token, const Caller& caller, Micros ttl) {
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
-        Micros expires_at = decide_renew(current, name, token, now, ttl);
+        Micros expires_at = decide_renew(current, name, token, caller, now, ttl);
         LeaseRecord next = *current;
         next.expires_at = expires_at;
         return LeaseChange<Micros>{expires_at, next};
     });
 }
 
-bool release(Spi& spi, std::string_view name, Token token) {
+bool release(Spi& spi, std::string_view name, Token token, const Caller& caller) {
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
-        if (!decide_release(current, token, now)) return LeaseChange<bool>{false, std::nullopt};
+        if (!decide_release(current, name, token, caller, now))
+            return LeaseChange<bool>{false, std::nullopt};
         return LeaseChange<bool>{true, released(*current, name, now)};
     });
 }
@@ -367,7 +377,7 @@ bool force_release(Spi& spi, std::string_view name) {
     });
 }
 
-void verify_fence(std::string_view name, Token token) {
+void verify_fence(std::string_view name, Token token, const Caller& caller) {
     // The share lock can keep a waiter's try from taking an expired lease:
     // this transaction's end wakes it.
     note_lease_touched(name);
@@ -376,7 +386,7 @@ void verify_fence(std::string_view name, Token token) {
         std::optional<LeaseRecord> current = record_from(read.ref().row);
         // Decided on the locked version: the one a takeover in progress left.
         if (!current || share_lock(read.ref(), name)) {
-            check_fence(current, name, token, now_micros());
+            check_fence(current, name, token, caller, now_micros());
             return;
         }
     }

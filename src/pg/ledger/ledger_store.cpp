@@ -7,7 +7,6 @@
 #include "pg/common/index_lookup.hpp"
 #include "pg/leases/leases.hpp"
 #include "pg/ledger/ledger_store.hpp"
-#include "pg/common/run_as_owner.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -43,7 +42,8 @@ constexpr int fence_name = 9;
 constexpr int fence_token = 10;
 constexpr int created_at = 11;
 constexpr int settled_at = 12;
-constexpr int count = 12;
+constexpr int posted_by = 13;
+constexpr int count = 13;
 }  // namespace column
 
 struct ColumnSpec {
@@ -55,6 +55,7 @@ constexpr ColumnSpec kEntryColumns[column::count] = {
     {"account", TEXTOID},      {"amount", NUMERICOID},       {"currency", TEXTOID},
     {"status", TEXTOID},       {"external_ref", TEXTOID},    {"fence_name", TEXTOID},
     {"fence_token", INT8OID},  {"created_at", TIMESTAMPTZOID}, {"settled_at", TIMESTAMPTZOID},
+    {"posted_by", REGROLEOID},
 };
 
 // A row built by number into a table of other columns would be silently
@@ -97,6 +98,7 @@ struct RawEntry {
     std::size_t currency_length;
     char status[16];
     std::size_t status_length;
+    Oid posted_by;
 };
 
 void copy_text(Datum value, char* out, std::size_t capacity, std::size_t* length) {
@@ -123,6 +125,8 @@ void copy_entry(HeapTuple tuple, TupleDesc desc, void* out) {
               sizeof(row.currency) - 1, &row.currency_length);
     copy_text(heap_getattr(tuple, column::status, desc, &isnull), row.status,
               sizeof(row.status) - 1, &row.status_length);
+    Datum posted_by = heap_getattr(tuple, column::posted_by, desc, &isnull);
+    row.posted_by = isnull ? InvalidOid : DatumGetObjectId(posted_by);
 }
 
 // Reads the entry of an idempotency key through the unique index, without
@@ -160,18 +164,19 @@ std::optional<FoundEntry> find_entry(std::string_view key) {
     f.entry.account.assign(raw.account, raw.account_length);
     f.entry.amount.assign(raw.amount, raw.amount_length);
     f.entry.currency.assign(raw.currency, raw.currency_length);
+    f.entry.posted_by = raw.posted_by;
     f.status.assign(raw.status, raw.status_length);
     return f;
 }
 
 // The fence check of a call that writes nothing (a replay that returns the
 // stored entry): the lease's current state, without a lock.
-void check_fence_unlocked(const Fence& fence) {
-    check_fence(read_lease(fence.name), fence.name, fence.token, now_micros());
+void check_fence_unlocked(const Fence& fence, const Caller& caller) {
+    check_fence(read_lease(fence.name), fence.name, fence.token, caller, now_micros());
 }
 
-PostResult replay(const FoundEntry& found, const PostRequest& request) {
-    check_replay(found.entry, request);
+PostResult replay(const FoundEntry& found, const PostRequest& request, const Caller& caller) {
+    check_replay(found.entry, request, caller);
     return {found.entry.entry_id, false, found.status};
 }
 
@@ -180,7 +185,6 @@ enum class InsertOutcome { inserted, key_exists, needs_executor };
 struct InsertAttempt {
     InsertOutcome outcome;
     std::int64_t entry_id;  // inserted
-    Oid table_owner;        // needs_executor
 };
 
 text* text_of(std::string_view value) {
@@ -193,7 +197,8 @@ text* text_of(std::string_view value) {
 // does, with the column defaults of 20_ledger.sql (entry_id from its
 // identity sequence, status 'pending', created_at clock_timestamp()).
 // needs_executor when the table has gained triggers or constraints.
-InsertAttempt insert_entry_directly(const PostRequest& request, const std::optional<Fence>& fence) {
+InsertAttempt insert_entry_directly(const PostRequest& request, const std::optional<Fence>& fence,
+                                    Oid posted_by) {
     InsertAttempt attempt{};
     InsertAttempt* out = &attempt;
     pg_call([&] {
@@ -202,7 +207,6 @@ InsertAttempt insert_entry_directly(const PostRequest& request, const std::optio
         Relation table = table_open(rel.table, RowExclusiveLock);
         if (insert_needs_executor(table)) {
             out->outcome = InsertOutcome::needs_executor;
-            out->table_owner = table->rd_rel->relowner;
         } else {
             // The executor's checks for an INSERT (ExecCheckXactReadOnly).
             PreventCommandIfReadOnly("INSERT");
@@ -231,6 +235,7 @@ InsertAttempt insert_entry_directly(const PostRequest& request, const std::optio
             }
             set(column::created_at, TimestampTzGetDatum(GetCurrentTimestamp()));
             nulls[column::settled_at - 1] = true;
+            set(column::posted_by, ObjectIdGetDatum(posted_by));
             bool inserted = insert_unless_key_exists(table, rel.key_index, values, nulls);
             out->outcome = inserted ? InsertOutcome::inserted : InsertOutcome::key_exists;
             out->entry_id = entry_id;
@@ -242,55 +247,55 @@ InsertAttempt insert_entry_directly(const PostRequest& request, const std::optio
 
 // The same insert through SQL, for a table with triggers or constraints
 // (insert_needs_executor): the entry_id, or nullopt when the key exists.
-// coord.ledger_post has invoker rights (it runs no other SQL), so this runs
-// as the table's owner with a pinned search_path, as SECURITY DEFINER would.
-std::optional<std::int64_t> insert_entry_with_executor(Oid table_owner, const PostRequest& request,
-                                                       const std::optional<Fence>& fence) {
+// coord.ledger_post has invoker rights; Spi runs this as the extension's
+// owner with a pinned search_path, as SECURITY DEFINER would.
+std::optional<std::int64_t> insert_entry_with_executor(const PostRequest& request,
+                                                       const std::optional<Fence>& fence,
+                                                       Oid posted_by) {
     static Statement insert(
         "INSERT INTO coord.ledger_entries "
-        "(idempotency_key, cycle_id, account, amount, currency, fence_name, fence_token) "
-        "VALUES ($1, $2, $3, $4::pg_catalog.numeric, $5, $6, $7) "
+        "(idempotency_key, cycle_id, account, amount, currency, fence_name, fence_token, posted_by) "
+        "VALUES ($1, $2, $3, $4::pg_catalog.numeric, $5, $6, $7, $8) "
         "ON CONFLICT (idempotency_key) DO NOTHING RETURNING entry_id",
-        {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID});
+        {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, REGROLEOID});
     std::optional<std::string_view> fence_name;
     std::optional<std::int64_t> fence_token;
     if (fence) {
         fence_name = fence->name;
         fence_token = fence->token;
     }
-    return run_as_owner(table_owner, [&]() -> std::optional<std::int64_t> {
-        Spi spi;
-        spi.run(insert, {text_param(request.idempotency_key), text_param(request.cycle_id),
-                         text_param(request.account), text_param(request.amount),
-                         text_param(request.currency), text_param(fence_name),
-                         int64_param(fence_token)});
-        if (auto row = spi.first_row()) return row->get_int64(1);
-        return std::nullopt;
-    });
+    Spi spi;
+    spi.run(insert, {text_param(request.idempotency_key), text_param(request.cycle_id),
+                     text_param(request.account), text_param(request.amount),
+                     text_param(request.currency), text_param(fence_name),
+                     int64_param(fence_token), role_param(posted_by)});
+    if (auto row = spi.first_row()) return row->get_int64(1);
+    return std::nullopt;
 }
 
 }  // namespace
 
-PostResult post_entry(const PostRequest& request, const std::optional<Fence>& fence) {
+PostResult post_entry(const PostRequest& request, const std::optional<Fence>& fence,
+                      const Caller& caller) {
     // A replay: nothing is written, so the fence needs no lock.
     if (auto found = find_entry(request.idempotency_key)) {
-        if (fence) check_fence_unlocked(*fence);
-        return replay(*found, request);
+        if (fence) check_fence_unlocked(*fence, caller);
+        return replay(*found, request, caller);
     }
-    if (fence) verify_fence(fence->name, fence->token);
-    InsertAttempt attempt = insert_entry_directly(request, fence);
+    if (fence) verify_fence(fence->name, fence->token, caller);
+    InsertAttempt attempt = insert_entry_directly(request, fence, caller.role());
     if (attempt.outcome == InsertOutcome::needs_executor) {
         std::optional<std::int64_t> entry_id =
-            insert_entry_with_executor(attempt.table_owner, request, fence);
-        attempt = entry_id ? InsertAttempt{InsertOutcome::inserted, *entry_id, InvalidOid}
-                           : InsertAttempt{InsertOutcome::key_exists, 0, InvalidOid};
+            insert_entry_with_executor(request, fence, caller.role());
+        attempt = entry_id ? InsertAttempt{InsertOutcome::inserted, *entry_id}
+                           : InsertAttempt{InsertOutcome::key_exists, 0};
     }
     if (attempt.outcome == InsertOutcome::inserted)
         return {attempt.entry_id, true, to_string(EntryStatus::pending)};
     // Another session inserted the key since we looked: the insert waited
     // for it to commit, and the look-up now finds its entry (ledger rows are
     // never deleted). Every concurrent caller gets that entry_id.
-    if (auto found = find_entry(request.idempotency_key)) return replay(*found, request);
+    if (auto found = find_entry(request.idempotency_key)) return replay(*found, request, caller);
     throw Error(sqlstate::internal_error,
                 fmt::format("ledger entry with idempotency_key \"{}\" could not be read after a "
                             "conflicting insert",
@@ -298,23 +303,25 @@ PostResult post_entry(const PostRequest& request, const std::optional<Fence>& fe
 }
 
 bool settle_entry(Spi& spi, std::int64_t entry_id, EntryStatus status,
-                  std::optional<std::string_view> external_ref, const std::optional<Fence>& fence) {
+                  std::optional<std::string_view> external_ref, const std::optional<Fence>& fence,
+                  const Caller& caller) {
     static Statement lock_entry(
-        "SELECT status, external_ref FROM coord.ledger_entries WHERE entry_id = $1 "
+        "SELECT status, external_ref, posted_by FROM coord.ledger_entries WHERE entry_id = $1 "
         "FOR NO KEY UPDATE",
         {INT8OID});
     static Statement settle(
         "UPDATE coord.ledger_entries SET status = $2, external_ref = $3, "
         "settled_at = pg_catalog.clock_timestamp() WHERE entry_id = $1",
         {INT8OID, TEXTOID, TEXTOID});
-    if (fence) verify_fence(fence->name, fence->token);
+    if (fence) verify_fence(fence->name, fence->token, caller);
     spi.run(lock_entry, {int64_param(entry_id)});
     std::optional<Row> row = spi.first_row();
     if (!row)
         throw Error(sqlstate::invalid_parameter_value,
                     fmt::format("ledger entry {} does not exist", entry_id));
-    SettleState current{parse_stored_status(row->get_text(1).value_or("")), row->get_text(2)};
-    if (!decide_settle(entry_id, current, status, external_ref)) return false;
+    SettleState current{parse_stored_status(row->get_text(1).value_or("")), row->get_text(2),
+                        row->get_oid(3).value_or(InvalidOid)};
+    if (!decide_settle(entry_id, current, status, external_ref, caller)) return false;
     spi.run(settle, {int64_param(entry_id), text_param(to_string(status)), text_param(external_ref)});
     return true;
 }

@@ -25,12 +25,13 @@ namespace {
 namespace tasks_col {
 constexpr int id = 1, queue = 2, state = 3, payload = 4, priority = 5, attempts = 7,
               max_attempts = 8, dedupe_key = 9, token = 10, worker = 11, execution_id = 12,
-              claimed_at = 13, created_at = 15, count = 17;
+              claimed_at = 13, created_at = 15, enqueued_by = 18, claimed_by = 19, count = 19;
 }
 namespace complete_col {
 constexpr int id = 1, queue = 2, payload = 3, priority = 4, attempts = 5, max_attempts = 6,
               dedupe_key = 7, token = 8, created_at = 9, completed_at = 10, execution_id = 11,
-              worker = 12, started_at = 13, result = 14, count = 14;
+              worker = 12, started_at = 13, result = 14, enqueued_by = 15, claimed_by = 16,
+              count = 16;
 }
 
 // Rounds of read, compare, delete when concurrent changes keep winning.
@@ -68,13 +69,16 @@ HeapTuple completed_record(Relation tasks, HeapTuple old, Relation complete,
     take(complete_col::execution_id, tasks_col::execution_id);
     take(complete_col::worker, tasks_col::worker);
     take(complete_col::started_at, tasks_col::claimed_at);
+    take(complete_col::enqueued_by, tasks_col::enqueued_by);
+    take(complete_col::claimed_by, tasks_col::claimed_by);
     out[complete_col::completed_at - 1] = TimestampTzGetDatum(now);
     out_null[complete_col::completed_at - 1] = false;
     out[complete_col::result - 1] = result ? *result : Datum(0);
     out_null[complete_col::result - 1] = !result;
     // heap_insert checks no NOT NULL constraint: the claim columns of a
     // processing row are never NULL, but say so rather than store one.
-    for (int col : {complete_col::execution_id, complete_col::worker, complete_col::started_at})
+    for (int col : {complete_col::execution_id, complete_col::worker, complete_col::started_at,
+                    complete_col::enqueued_by, complete_col::claimed_by})
         if (out_null[col - 1])
             elog(ERROR, "pg_coord: processing task %lld without its claim columns",
                  static_cast<long long>(DatumGetInt64(in[tasks_col::id - 1])));
@@ -87,11 +91,11 @@ enum class Deleted { yes, not_current, changed };
 // earlier changes, such as the claim in the same statement, are seen): reads
 // the task's visible row version through the primary key
 // (with a fresh statement snapshot under READ COMMITTED) and, when it is
-// processing under `token`, deletes exactly that version and inserts its
-// completed record. `changed`: a concurrent transaction changed the version
+// processing under `token` by `role`, deletes exactly that version and
+// inserts its completed record. `changed`: a concurrent transaction changed the version
 // first (read again).
 Deleted delete_if_current(Relation tasks, Oid pkey, Relation complete, std::int64_t task_id,
-                          std::int64_t token, std::optional<Datum> result, Micros now) {
+                          std::int64_t token, Oid role, std::optional<Datum> result, Micros now) {
     ScanKeyData key;
     ScanKeyInit(&key, tasks_col::id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(task_id));
     Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
@@ -100,10 +104,12 @@ Deleted delete_if_current(Relation tasks, Oid pkey, Relation complete, std::int6
     HeapTuple old = nullptr;
     if (HeapTupleIsValid(found)) {
         TupleDesc desc = RelationGetDescr(tasks);
-        bool state_null = false, token_null = false;
+        bool state_null = false, token_null = false, role_null = false;
         Datum state = heap_getattr(found, tasks_col::state, desc, &state_null);
         Datum current = heap_getattr(found, tasks_col::token, desc, &token_null);
-        if (!state_null && !token_null && is_processing(state) && DatumGetInt64(current) == token)
+        Datum claimed_by = heap_getattr(found, tasks_col::claimed_by, desc, &role_null);
+        if (!state_null && !token_null && !role_null && is_processing(state) &&
+            DatumGetInt64(current) == token && DatumGetObjectId(claimed_by) == role)
             old = heap_copytuple(found);
     }
     systable_endscan(scan);
@@ -140,8 +146,8 @@ Deleted delete_if_current(Relation tasks, Oid pkey, Relation complete, std::int6
 
 }  // namespace
 
-TaskMove move_completed_task(std::int64_t task_id, std::int64_t token, std::optional<Datum> result,
-                             Micros now) {
+TaskMove move_completed_task(std::int64_t task_id, std::int64_t token, Oid role,
+                             std::optional<Datum> result, Micros now) {
     return pg_call([&] {
         Oid pkey = coord_relation_oid(CoordRelation::tasks_pkey);
         // The locks DELETE and INSERT take, kept until the transaction ends.
@@ -157,7 +163,7 @@ TaskMove move_completed_task(std::int64_t task_id, std::int64_t token, std::opti
             Deleted d = Deleted::changed;
             for (int round = 0; round < kMaxCompareAndSetRounds && d == Deleted::changed; ++round) {
                 CommandCounterIncrement();
-                d = delete_if_current(tasks, pkey, complete, task_id, token, result, now);
+                d = delete_if_current(tasks, pkey, complete, task_id, token, role, result, now);
             }
             if (d == Deleted::changed)
                 ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),

@@ -67,6 +67,7 @@ struct BackendWait {
     // by transaction `handed_by` (0: no promise).
     Token handed_token;
     TransactionId handed_by;
+    Oid role;  // the waiting call's role: a hand-off's holding belongs to it
     char owner[kOwnerSize];
     // Filled by the backend that chose this request as a deadlock victim.
     char victim_name[kNameSize];
@@ -315,8 +316,8 @@ void waiting_xact_callback(XactEvent event, void*) {
 
 class Registration {
 public:
-    Registration(std::string_view owner, const std::vector<std::string>& names, Micros since,
-                 Micros deadline, Micros ttl) {
+    Registration(std::string_view owner, Oid role, const std::vector<std::string>& names,
+                 Micros since, Micros deadline, Micros ttl) {
         if (!exit_hook_registered) {
             pg_call([] { before_shmem_exit(on_backend_exit, 0); });
             exit_hook_registered = true;
@@ -341,6 +342,7 @@ public:
             b.name_count = static_cast<int>(names.size());
             b.handed_token = 0;
             b.handed_by = InvalidTransactionId;
+            b.role = role;
             copy_text(b.owner, sizeof b.owner, owner);
             b.victim_name[0] = b.victim_detail[0] = '\0';
             std::size_t placed = 0;
@@ -671,6 +673,7 @@ std::optional<HandoffCandidate> first_waiter_of(std::string_view name) {
             c.procno = s.procno;
             c.request = s.request;
             c.ttl = b.ttl;
+            c.role = b.role;
             std::memcpy(owner, b.owner, kOwnerSize);
         }
     }
@@ -709,7 +712,7 @@ void note_lease_touched(std::string_view name) {
     touched.emplace_back(name);
 }
 
-std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view owner,
+std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view owner, RoleId role,
                                                   const std::vector<std::string>& names, Micros ttl,
                                                   Micros wait_for,
                                                   const std::function<AcquireAttempt()>& attempt) {
@@ -719,7 +722,7 @@ std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view own
     const Micros deadline = start + wait_for;
     const Micros check_every = static_cast<Micros>(deadlock_timeout_ms) * 1000;
     Micros next_check = start + check_every;
-    Registration registration(owner, names, start, deadline, ttl);
+    Registration registration(owner, role, names, start, deadline, ttl);
     auto granted = [&](std::vector<Token> tokens) {
         std::string name, detail;
         // Chosen as a victim meanwhile: the error aborts the grant too.

@@ -16,14 +16,15 @@ namespace coord::pg {
 namespace {
 
 // The row is locked by this transaction (FOR NO KEY UPDATE): a plain write.
-void write_holding(Spi& spi, std::string_view name, std::string_view owner, Token token,
-                   Micros acquired_at, Micros expires_at) {
+void write_holding(Spi& spi, std::string_view name, std::string_view owner,
+                   const AcquireDecision& d) {
     static Statement update(
-        "UPDATE coord.lease_state SET owner = $2, token = $3, acquired_at = $4, expires_at = $5 "
-        "WHERE name = $1",
-        {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID});
-    spi.run(update, {text_param(name), text_param(owner), int64_param(token),
-                     timestamptz_param(acquired_at), timestamptz_param(expires_at)});
+        "UPDATE coord.lease_state SET owner = $2, token = $3, acquired_at = $4, expires_at = $5, "
+        "holder_role = $6 WHERE name = $1",
+        {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, REGROLEOID});
+    spi.run(update, {text_param(name), text_param(owner), int64_param(d.token),
+                     timestamptz_param(d.acquired_at), timestamptz_param(d.expires_at),
+                     role_param(d.holder_role)});
 }
 
 // A token handed out must survive a crash (as in leases.cpp).
@@ -88,19 +89,20 @@ struct OneTry {
     std::optional<Micros> retry_at;
 };
 
-OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, Micros ttl,
-                   bool new_holding_allowed) {
+OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, const Caller& caller,
+                   Micros ttl, bool new_holding_allowed) {
     static Statement lock_skip(
-        "SELECT owner, token, acquired_at, expires_at FROM coord.lease_state "
+        "SELECT owner, token, acquired_at, expires_at, holder_role FROM coord.lease_state "
         "WHERE name = $1 FOR NO KEY UPDATE SKIP LOCKED",
         {TEXTOID});
     static Statement peek(
-        "SELECT owner, token, acquired_at, expires_at FROM coord.lease_state WHERE name = $1",
+        "SELECT owner, token, acquired_at, expires_at, holder_role FROM coord.lease_state "
+        "WHERE name = $1",
         {TEXTOID});
     static Statement insert_new(
-        "INSERT INTO coord.lease_state (name, owner, token, acquired_at, expires_at) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
-        {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID});
+        "INSERT INTO coord.lease_state (name, owner, token, acquired_at, expires_at, holder_role) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
+        {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, REGROLEOID});
     spi.run(lock_skip, {text_param(name)});
     std::optional<LeaseRecord> current = lease_from_row(spi.first_row());
     Micros now = now_micros();
@@ -114,36 +116,37 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, Micr
             return busy;
         }
         if (!new_holding_allowed) return {};
-        AcquireDecision first = decide_acquire(std::nullopt, owner, now, ttl);
+        AcquireDecision first = decide_acquire(std::nullopt, name, owner, caller, now, ttl);
         force_synchronous_commit();
         if (spi.run(insert_new, {text_param(name), text_param(owner), int64_param(first.token),
                                  timestamptz_param(first.acquired_at),
-                                 timestamptz_param(first.expires_at)}) == 1) {
+                                 timestamptz_param(first.expires_at),
+                                 role_param(first.holder_role)}) == 1) {
             note_lease_touched(name);
             return {first.token, std::nullopt};
         }
         return {std::nullopt, now};  // inserted concurrently just now: look again
     }
     note_lease_touched(name);
-    AcquireDecision decision = decide_acquire(current, owner, now, ttl);
+    AcquireDecision decision = decide_acquire(current, name, owner, caller, now, ttl);
     if (!decision.write_needed()) return {std::nullopt, current->expires_at};
     if (decision.kind == AcquireDecision::Kind::granted) {
         if (!new_holding_allowed) return {};
         force_synchronous_commit();
     }
-    write_holding(spi, name, owner, decision.token, decision.acquired_at, decision.expires_at);
+    write_holding(spi, name, owner, decision);
     return {decision.token, std::nullopt};
 }
 
 }  // namespace
 
 AcquireAttempt try_acquire_all_now(Spi& spi, const std::vector<std::string>& names,
-                                   std::string_view owner, Micros ttl,
+                                   std::string_view owner, const Caller& caller, Micros ttl,
                                    const std::function<bool(std::string_view)>& new_holding_allowed) {
     AcquireAttempt result;
     SubTransaction sub;
     for (const std::string& name : names) {
-        OneTry t = try_one_now(spi, name, owner, ttl, new_holding_allowed(name));
+        OneTry t = try_one_now(spi, name, owner, caller, ttl, new_holding_allowed(name));
         if (!t.token) {
             if (t.retry_at && (!result.retry_at || *t.retry_at < *result.retry_at))
                 result.retry_at = t.retry_at;
