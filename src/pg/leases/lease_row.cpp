@@ -107,18 +107,10 @@ std::optional<Micros> held_time(const LeaseRecord& r, Micros t) {
 
 }  // namespace
 
-// The row version a lock or change acts on.
-struct LeaseRowRead::Version {
-    ItemPointerData tid;
-    Snapshot snapshot;  // registered until the destructor
-    HeapTuple old;      // (change) a copy of the version read
-};
-
 LeaseRowRead::LeaseRowRead(std::string_view name, LeaseAccess access) : name_(name) {
     RawLeaseRow row{};
     RawLeaseRow* out = &row;
-    Version* version = nullptr;
-    Version** version_out = &version;
+    LeaseRowRead* self = this;  // its version fields are plain data
     pg_call([&] {
         if (access == LeaseAccess::lock) {
             // The executor's checks for SELECT ... FOR SHARE (ExecCheckXactReadOnly).
@@ -153,19 +145,16 @@ LeaseRowRead::LeaseRowRead(std::string_view name, LeaseAccess access) : name_(na
                                             &out->expires_at_null);
             out->expires_at = out->expires_at_null ? 0 : DatumGetTimestampTz(expires_at);
             if (access != LeaseAccess::look) {
-                Version* v = static_cast<Version*>(palloc(sizeof(Version)));
-                v->tid = tuple->t_self;
-                v->snapshot = snapshot;
-                v->old = access == LeaseAccess::change ? heap_copytuple(tuple) : nullptr;
-                *version_out = v;
+                self->tid_ = tuple->t_self;
+                self->snapshot_ = snapshot;
+                if (access == LeaseAccess::change) self->old_ = heap_copytuple(tuple);
             }
         }
         systable_endscan(scan);
-        if (*version_out == nullptr) UnregisterSnapshot(snapshot);
+        if (self->snapshot_ == nullptr) UnregisterSnapshot(snapshot);
         // A locker or writer keeps its table lock until the transaction ends.
         table_close(table, access == LeaseAccess::look ? AccessShareLock : NoLock);
     });
-    version_ = version;
     current_ = record_from(row);
     if (row.found) {
         if (!row.acquired_at_null) seen_acquired_at_ = row.acquired_at;
@@ -174,12 +163,12 @@ LeaseRowRead::LeaseRowRead(std::string_view name, LeaseAccess access) : name_(na
 }
 
 LeaseRowRead::~LeaseRowRead() {
-    if (version_ != nullptr) UnregisterSnapshot(version_->snapshot);
+    if (snapshot_ != nullptr) UnregisterSnapshot(snapshot_);
 }
 
 SetResult LeaseRowRead::compare_and_set(Spi& spi, const LeaseRecord& next, bool wait) {
     constexpr int kNeedsSql = -1;
-    const Version* read = version_;
+    const LeaseRowRead* read = this;
     std::string_view name = name_;
     int direct = pg_call([&]() -> int {
         // The executor's checks for an UPDATE (ExecCheckXactReadOnly).
@@ -202,8 +191,8 @@ SetResult LeaseRowRead::compare_and_set(Spi& spi, const LeaseRecord& next, bool 
             set_column_null(row, layout.attnum[column::expires_at]);
         }
         set_column(row, layout.attnum[column::token], Int64GetDatum(next.token));
-        HeapTuple new_version = modified_row(table, read->old, row);
-        ItemPointerData old_version = read->tid;
+        HeapTuple new_version = modified_row(table, read->old_, row);
+        ItemPointerData old_version = read->tid_;
         TM_FailureData failure;
         LockTupleMode lock_mode;
         TM_Result result = heap_update(table, &old_version, new_version, GetCurrentCommandId(true),
@@ -251,15 +240,17 @@ SetResult LeaseRowRead::compare_and_set(Spi& spi, const LeaseRecord& next, bool 
 }
 
 bool LeaseRowRead::share_lock() {
-    const Version* read = version_;
+    const LeaseRowRead* read = this;
     std::string_view name = name_;
     return pg_call([&] {
+        // A row lock fires no trigger, checks no constraint and is not
+        // replicated: it needs no executor, only a heap table.
         Relation table = table_open(lease_relations().table, NoLock);  // locked by the read
         if (table->rd_rel->relam != HEAP_TABLE_AM_OID)
             ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                             errmsg("relation coord.lease_state is not a heap table")));
         HeapTupleData version;
-        version.t_self = read->tid;
+        version.t_self = read->tid_;
         Buffer buffer = InvalidBuffer;
         TM_FailureData failure;
         TM_Result result = heap_lock_tuple(table, &version, GetCurrentCommandId(true),

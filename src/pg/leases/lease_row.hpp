@@ -9,6 +9,12 @@
 #include "core/leases/lease.hpp"
 #include "pg/common/spi.hpp"
 
+extern "C" {
+#include "access/htup.h"
+#include "storage/itemptr.h"
+#include "utils/snapshot.h"
+}
+
 namespace coord::pg {
 
 // What a lease row is read for: to look at it, to lock it (a fence check),
@@ -57,12 +63,16 @@ public:
     bool share_lock();
 
 private:
-    struct Version;
     std::string name_;
     std::optional<LeaseRecord> current_;
     // The stored values as read (NULL included), for the SQL compare-and-set.
     std::optional<Micros> seen_acquired_at_, seen_expires_at_;
-    Version* version_ = nullptr;  // palloc'd; lock and change only
+    // The row version read (lock and change only): its address, the snapshot
+    // it was read with (registered until the destructor) and, for a change,
+    // a palloc'd copy of it.
+    ItemPointerData tid_{};
+    Snapshot snapshot_ = nullptr;
+    HeapTuple old_ = nullptr;
 };
 
 // The lease's state as this statement sees it, without a lock.
