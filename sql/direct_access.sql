@@ -154,6 +154,16 @@ SELECT split_part(regress.error_of($$SELECT * FROM coord.ledger_post('da-check',
 SELECT count(*) AS entries FROM coord.ledger_entries WHERE cycle_id = 'da-check';
 ROLLBACK;
 
+-- A NOT NULL constraint added to a column a release leaves empty: 23502,
+-- nothing changed.
+BEGIN;
+UPDATE coord.lease_state SET owner = 'nobody' WHERE owner IS NULL;
+ALTER TABLE coord.lease_state ALTER COLUMN owner SET NOT NULL;
+SELECT regress.lease_row('da:check') AS before \gset
+SELECT regress.error_of(format('SELECT coord.release(%L, %s)', 'da:check', :token));
+SELECT regress.lease_row('da:check') = :'before' AS unchanged;
+ROLLBACK;
+
 -- Row-level security on coord.ledger_entries is applied: posts run as SQL,
 -- where the executor checks the policies (for the table's owner they bind
 -- only under FORCE ROW LEVEL SECURITY, and never for a superuser, so the

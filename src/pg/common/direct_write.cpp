@@ -83,7 +83,6 @@ void require_not_null_column(Relation table, int i) {
                                NameStr(attribute->attname), RelationGetRelationName(table))));
 }
 
-
 bool has_triggers_for(const TriggerDesc* t, WriteCommand command) {
     if (t == nullptr) return false;
     switch (command) {
