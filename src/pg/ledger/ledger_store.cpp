@@ -93,14 +93,18 @@ void copy_entry(HeapTuple tuple, TupleDesc desc, void* out) {
     const AttrNumber* attnum = read.layout->attnum;
     RawEntry& row = *read.row;
     bool isnull = false;
-    auto text_at = [&](int col) { return copy_text_bytes(heap_getattr(tuple, attnum[col], desc, &isnull)); };
+    // NOT NULL columns; a NULL written around the functions reads as empty.
+    auto text_at = [&](int col) {
+        Datum value = heap_getattr(tuple, attnum[col], desc, &isnull);
+        return isnull ? TextBytes{"", 0} : copy_text_bytes(value);
+    };
     row.found = true;
     row.entry_id = DatumGetInt64(heap_getattr(tuple, attnum[column::entry_id], desc, &isnull));
     row.cycle_id = text_at(column::cycle_id);
     row.account = text_at(column::account);
-    char* amount = DatumGetCString(
-        DirectFunctionCall1(numeric_out, heap_getattr(tuple, attnum[column::amount], desc, &isnull)));
-    row.amount = {amount, strlen(amount)};
+    Datum amount = heap_getattr(tuple, attnum[column::amount], desc, &isnull);
+    char* amount_text = isnull ? pstrdup("") : DatumGetCString(DirectFunctionCall1(numeric_out, amount));
+    row.amount = {amount_text, strlen(amount_text)};
     row.currency = text_at(column::currency);
     row.status = text_at(column::status);
 }
