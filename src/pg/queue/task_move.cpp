@@ -89,14 +89,18 @@ HeapTuple completed_record(Relation tasks, HeapTuple old, Relation complete,
     const AttrNumber* from = task_columns.layout(tasks).attnum;
     const AttrNumber* to = complete_columns.layout(complete).attnum;
     TupleDesc desc = RelationGetDescr(tasks);
+    // One pass over the old row (heap_getattr per column would walk it again
+    // for every column after a variable-length one).
+    Datum* in = static_cast<Datum*>(palloc(sizeof(Datum) * desc->natts));
+    bool* in_null = static_cast<bool*>(palloc(sizeof(bool) * desc->natts));
+    heap_deform_tuple(old, desc, in, in_null);
     RowValues row = new_row_values(complete);
-    bool isnull = false;
     for (const CopiedColumn& c : kCopied) {
-        Datum value = heap_getattr(old, from[c.task], desc, &isnull);
-        if (isnull) {
+        int i = from[c.task] - 1;
+        if (in_null[i]) {
             set_column_null(row, to[c.complete]);
         } else {
-            set_column(row, to[c.complete], value);
+            set_column(row, to[c.complete], in[i]);
         }
     }
     set_column(row, to[complete_col::completed_at], TimestampTzGetDatum(now));
@@ -110,8 +114,7 @@ HeapTuple completed_record(Relation tasks, HeapTuple old, Relation complete,
     for (int col : {complete_col::execution_id, complete_col::worker, complete_col::started_at})
         if (row.nulls[to[col] - 1])
             elog(ERROR, "pg_coord: processing task %lld without its claim columns",
-                 static_cast<long long>(
-                     DatumGetInt64(heap_getattr(old, from[task_col::id], desc, &isnull))));
+                 static_cast<long long>(DatumGetInt64(in[from[task_col::id] - 1])));
     // heap_insert checks no NOT NULL constraint.
     require_not_null(complete, row.nulls);
     return heap_form_tuple(RelationGetDescr(complete), row.values, row.nulls);
