@@ -19,7 +19,8 @@ CREATE TABLE coord.lease_state (
     holder_role regrole
     -- No CHECK constraints: only the coord.* functions write this table, and
     -- PostgreSQL re-parses CHECK expressions on every statement (a measured
-    -- 14 % of an acquire). The column order is read by src/pg/leases/leases.cpp.
+    -- 14 % of an acquire). src/pg/leases/lease_row.cpp reads and writes the
+    -- columns directly, by name and type.
 ) WITH (fillfactor = 70);  -- room for HOT updates: every acquire/release rewrites the row
 COMMENT ON TABLE coord.lease_state IS
     'One row per lease name ever acquired. token is the last fencing token issued for the name and '

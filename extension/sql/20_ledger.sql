@@ -25,7 +25,8 @@ CREATE TABLE coord.ledger_entries (
     -- No CHECK constraints: only coord.ledger_post/ledger_settle write this
     -- table and they validate every value (src/core/ledger/ledger.cpp, unit-tested);
     -- PostgreSQL re-parses CHECK expressions on every statement, a measured
-    -- 16 % of a post. The column order is read by src/pg/ledger/ledger_store.cpp.
+    -- 16 % of a post. src/pg/ledger/ledger_store.cpp reads and writes the
+    -- columns directly, by name and type.
 );
 CREATE INDEX ledger_entries_cycle ON coord.ledger_entries (cycle_id, account);
 COMMENT ON TABLE coord.ledger_entries IS
@@ -40,11 +41,11 @@ SELECT pg_catalog.pg_extension_config_dump('coord.ledger_entries_entry_id_seq', 
 -- no SQL and resolves no name through search_path; it reads the key's entry
 -- and the fencing lease through their unique indexes and inserts the entry
 -- directly (src/pg/ledger/ledger_store.cpp), because setting and restoring
--- search_path on every call cost more than a tenth of a post. If an
--- administrator adds a trigger or a CHECK constraint to coord.ledger_entries,
--- the insert goes through SQL, run as the extension owner with search_path
--- pinned (src/pg/common/run_as_owner.hpp), as is coord.ledger_settle's SQL.
--- EXECUTE is granted to coord_user only.
+-- search_path on every call cost more than a tenth of a post. Where the
+-- executor would do more (a trigger, a CHECK constraint, row-level security:
+-- src/pg/common/direct_write.hpp), the insert goes through SQL, run as the
+-- extension owner with search_path pinned (src/pg/common/run_as_owner.hpp),
+-- as is coord.ledger_settle's SQL. EXECUTE is granted to coord_user only.
 CREATE FUNCTION coord.ledger_post(cycle_id text, account text, amount numeric,
                                   currency text DEFAULT 'USD', idempotency_key text DEFAULT NULL,
                                   fence_name text DEFAULT NULL, fence_token bigint DEFAULT NULL)

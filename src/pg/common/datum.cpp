@@ -46,6 +46,15 @@ std::optional<Datum> Args::get_datum(int i) const {
 
 Micros now_micros() { return GetCurrentTimestamp(); }
 
+TextBytes copy_text_bytes(Datum value) {
+    text* t = pg_detoast_datum_packed(reinterpret_cast<varlena*>(DatumGetPointer(value)));
+    std::size_t length = VARSIZE_ANY_EXHDR(t);
+    char* copy = static_cast<char*>(palloc(length + 1));
+    memcpy(copy, VARDATA_ANY(t), length);
+    copy[length] = '\0';
+    return {copy, length};
+}
+
 Datum text_datum(std::string_view value) {
     return pg_call([&] {
         return PointerGetDatum(cstring_to_text_with_len(value.data(), static_cast<int>(value.size())));

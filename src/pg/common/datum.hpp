@@ -31,6 +31,15 @@ private:
 Micros now_micros();
 
 Datum text_datum(std::string_view value);
+
+// The bytes of a text Datum copied into palloc'd memory of the current
+// memory context (NUL-terminated), for a reader that must let go of the
+// buffer it read the row from. Inside pg_call.
+struct TextBytes {
+    const char* data;
+    std::size_t length;
+};
+TextBytes copy_text_bytes(Datum value);
 inline Datum int64_datum(std::int64_t v) { return Int64GetDatum(v); }
 inline Datum timestamptz_datum(Micros v) { return TimestampTzGetDatum(v); }
 Datum interval_datum(Micros v);

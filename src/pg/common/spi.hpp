@@ -49,6 +49,9 @@ private:
     SPIPlanPtr plan_ = nullptr;
 };
 
+// A result row. Each getter checks the column's type first (55000 when it
+// is not the type read: a table column an administrator changed is
+// reported, never reinterpreted).
 class Row {
 public:
     Row(HeapTuple tuple, TupleDesc desc) : tuple_(tuple), desc_(desc) {}
@@ -64,6 +67,7 @@ public:
     std::optional<Datum> get_datum_copy(int column, MemoryContext into) const;
 
 private:
+    void require_type(int column, Oid expected) const;
     Datum raw(int column, bool* isnull) const;
     HeapTuple tuple_;
     TupleDesc desc_;

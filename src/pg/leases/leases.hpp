@@ -1,5 +1,6 @@
 // Lease operations over coord.lease_state: read the row, let the core
-// decide, write the decision back as a compare-and-set. Shared by the lease SQL
+// decide, write the decision back as a compare-and-set (the row itself is
+// read and written by lease_row.hpp). Shared by the lease SQL
 // functions and by every feature that is fenced by a lease.
 #pragma once
 
@@ -7,9 +8,6 @@
 #include "pg/common/spi.hpp"
 
 namespace coord::pg {
-
-// A lease from a row of (owner, token, acquired_at, expires_at, holder_role).
-std::optional<LeaseRecord> lease_from_row(const std::optional<Row>& row);
 
 // The lease's state as this statement sees it, without a lock and without
 // the executor (a primary-key index look-up). Needs no SPI connection.

@@ -12,7 +12,7 @@ namespace coord::pg {
 enum class TaskMove {
     moved,        // the task was processing under the token; it is in coord.tasks_complete now
     not_current,  // not processing under that token by `role` (or not in coord.tasks): nothing written
-    needs_sql,    // a table has triggers or constraints the executor would run: nothing written
+    needs_sql,    // a table may not be written directly (direct_write.hpp): nothing written
 };
 
 // Deletes the task's row version if it is processing under `token`, claimed

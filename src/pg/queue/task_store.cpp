@@ -120,7 +120,9 @@ std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
 
 std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::string_view worker,
                                      Oid claimant, Micros lease, std::int32_t batch, Micros now) {
-    // The claim's token is next_claim_token(token) = token + 1. The picked ids
+    // The claim's token is next_claim_token(token) = token + 1. The payload
+    // and execution_id are passed on as Datums: the casts keep them jsonb and
+    // uuid even in a table whose columns were retyped. The picked ids
     // are an array (an InitPlan), so the update looks each one up by primary
     // key: a join could become a merge join that walks the whole primary key
     // index from its start in a generic plan.
@@ -133,7 +135,8 @@ std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::stri
         "  WHERE queue = $1 AND state = 'pending' AND run_at <= $3 "
         "  ORDER BY priority DESC, run_at, id "
         "  LIMIT $5 FOR UPDATE SKIP LOCKED)) "
-        "RETURNING t.id, t.payload, t.attempts, t.token, t.execution_id, t.priority, t.run_at",
+        "RETURNING t.id, t.payload::pg_catalog.jsonb, t.attempts, t.token, "
+        "          t.execution_id::pg_catalog.uuid, t.priority, t.run_at",
         {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, REGROLEOID},
         /*generic_plan=*/true);
     std::uint64_t n = spi.run(claim, {text_param(queue), text_param(worker), timestamptz_param(now),

@@ -1,9 +1,11 @@
 // One non-blocking try at taking a set of leases, all or nothing, for the
 // waiting path (coord.acquire with wait_for, coord.acquire_all) and for a
 // newcomer while others are queued. Kept apart from leases.cpp: it locks
-// the rows with SKIP LOCKED inside a subtransaction and writes them itself.
+// the rows with SKIP LOCKED inside a subtransaction and writes them through
+// SQL (lease_row.hpp's).
 #include "core/common/error.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/leases/lease_row.hpp"
 #include "pg/leases/leases.hpp"
 #include "pg/waiting/waiting.hpp"
 
@@ -14,18 +16,6 @@ extern "C" {
 namespace coord::pg {
 
 namespace {
-
-// The row is locked by this transaction (FOR NO KEY UPDATE): a plain write.
-void write_holding(Spi& spi, std::string_view name, std::string_view owner,
-                   const AcquireDecision& d) {
-    static Statement update(
-        "UPDATE coord.lease_state SET owner = $2, token = $3, acquired_at = $4, expires_at = $5, "
-        "holder_role = $6 WHERE name = $1",
-        {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, REGROLEOID});
-    spi.run(update, {text_param(name), text_param(owner), int64_param(d.token),
-                     timestamptz_param(d.acquired_at), timestamptz_param(d.expires_at),
-                     role_param(d.holder_role)});
-}
 
 // A token handed out must survive a crash (as in leases.cpp).
 void force_synchronous_commit() {
@@ -91,24 +81,11 @@ struct OneTry {
 
 OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, const Caller& caller,
                    Micros ttl, bool new_holding_allowed) {
-    static Statement lock_skip(
-        "SELECT owner, token, acquired_at, expires_at, holder_role FROM coord.lease_state "
-        "WHERE name = $1 FOR NO KEY UPDATE SKIP LOCKED",
-        {TEXTOID});
-    static Statement peek(
-        "SELECT owner, token, acquired_at, expires_at, holder_role FROM coord.lease_state "
-        "WHERE name = $1",
-        {TEXTOID});
-    static Statement insert_new(
-        "INSERT INTO coord.lease_state (name, owner, token, acquired_at, expires_at, holder_role) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
-        {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, REGROLEOID});
-    spi.run(lock_skip, {text_param(name)});
-    std::optional<LeaseRecord> current = lease_from_row(spi.first_row());
+    // The row is read and written by lease_row.hpp.
+    std::optional<LeaseRecord> current = lock_lease_row_skip_locked(spi, name);
     Micros now = now_micros();
     if (!current) {
-        spi.run(peek, {text_param(name)});
-        std::optional<LeaseRecord> seen = lease_from_row(spi.first_row());
+        std::optional<LeaseRecord> seen = peek_lease_row(spi, name);
         if (seen) {
             // Another transaction has the row locked; its end wakes us.
             OneTry busy;
@@ -118,10 +95,10 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, cons
         if (!new_holding_allowed) return {};
         AcquireDecision first = decide_acquire(std::nullopt, name, owner, caller, now, ttl);
         force_synchronous_commit();
-        if (spi.run(insert_new, {text_param(name), text_param(owner), int64_param(first.token),
-                                 timestamptz_param(first.acquired_at),
-                                 timestamptz_param(first.expires_at),
-                                 role_param(first.holder_role)}) == 1) {
+        if (insert_first_lease_row(
+                spi, name,
+                LeaseRecord{std::string(owner), first.token, first.acquired_at, first.expires_at,
+                            first.holder_role})) {
             note_lease_touched(name);
             return {first.token, std::nullopt};
         }
@@ -134,7 +111,10 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, cons
         if (!new_holding_allowed) return {};
         force_synchronous_commit();
     }
-    write_holding(spi, name, owner, decision);
+    write_locked_lease_row(
+        spi, name,
+        LeaseRecord{std::string(owner), decision.token, decision.acquired_at, decision.expires_at,
+                    decision.holder_role});
     return {decision.token, std::nullopt};
 }
 
