@@ -67,7 +67,8 @@ SELECT name,
        token,
        acquired_at,
        expires_at,
-       LEAST(pg_catalog.clock_timestamp(), expires_at) - acquired_at AS held_for,
+       -- Never negative, also after the server clock stepped back behind acquired_at.
+       GREATEST(LEAST(pg_catalog.clock_timestamp(), expires_at) - acquired_at, interval '0') AS held_for,
        expires_at <= pg_catalog.clock_timestamp() AS expired
 FROM coord.lease_state
 WHERE owner IS NOT NULL;

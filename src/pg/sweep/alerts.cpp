@@ -35,8 +35,12 @@ AlertSyncCounts sync_alerts_counted(Spi& spi, std::string_view kind,
         "         'raised_at', a.raised_at)::text) "
         "FROM a",
         {TEXTOID, TEXTOID, TEXTOID});
+    // After the server clock stepped back, an alert can have been raised
+    // "later" than now: it resolves at its raised_at (never before it, which
+    // alerts_resolved_after_raised forbids and would fail the whole step).
     static Statement resolve(
-        "WITH a AS (UPDATE coord.alerts SET resolved_at = pg_catalog.clock_timestamp() "
+        "WITH a AS (UPDATE coord.alerts "
+        "           SET resolved_at = GREATEST(pg_catalog.clock_timestamp(), raised_at) "
         "           WHERE kind = $1 AND subject = $2 AND resolved_at IS NULL RETURNING *) "
         "SELECT a.detail::text, pg_catalog.pg_notify('coord_alerts', "
         "       json_build_object('event', 'resolved', 'id', a.id, 'kind', a.kind, "
