@@ -5,6 +5,7 @@
 #include "pg/common/datum.hpp"
 #include "pg/common/direct_write.hpp"
 #include "pg/common/index_lookup.hpp"
+#include "pg/common/lock_wait.hpp"
 #include "pg/waiting/waiting.hpp"
 
 extern "C" {
@@ -239,6 +240,21 @@ bool insert_first(Spi& spi, std::string_view name, const LeaseRecord& next) {
                             timestamptz_param(next.expires_at)}) == 1;
 }
 
+// Inserts the first row of a name unless that means waiting for another
+// transaction (the waiting path): another transaction's insert of the name
+// that is still in progress makes the name busy. Its acquire noted the name
+// (note_lease_touched), so its end wakes the first waiter. The look-up
+// leaves a moment before the insert in which such an insert can begin, so
+// the insert itself waits at most kShortestLockWait for it, then gives up.
+enum class FirstInsert { inserted, exists, busy };
+FirstInsert insert_first_without_waiting(Spi& spi, std::string_view name, const LeaseRecord& next) {
+    if (lease_insert_in_progress(name)) return FirstInsert::busy;
+    bool inserted = false;
+    if (!with_lock_wait_limit(kShortestLockWait, [&] { inserted = insert_first(spi, name, next); }))
+        return FirstInsert::busy;
+    return inserted ? FirstInsert::inserted : FirstInsert::exists;
+}
+
 // What a decision function returns: its answer, and the row to write (none:
 // nothing changes).
 template <typename R>
@@ -303,6 +319,19 @@ std::optional<LeaseRecord> read_lease(std::string_view name) {
     return record_from(read_lease_row(name));
 }
 
+bool lease_insert_in_progress(std::string_view name) {
+    return pg_call([&] {
+        LeaseRelations rel = lease_relations();
+        Relation table = table_open(rel.table, AccessShareLock);
+        text* key_text = cstring_to_text_with_len(name.data(), static_cast<int>(name.size()));
+        ScanKeyData key;
+        ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key_text));
+        bool in_progress = key_insert_in_progress(table, rel.index, &key, 1);
+        table_close(table, AccessShareLock);
+        return in_progress;
+    });
+}
+
 std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_view owner,
                                  Micros ttl) {
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
@@ -327,7 +356,9 @@ AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::str
         }
         LeaseRecord next{std::string(owner), d.token, d.acquired_at, d.expires_at};
         if (!current) {
-            if (insert_first(spi, name, next)) return {d.token, std::nullopt};
+            FirstInsert first = insert_first_without_waiting(spi, name, next);
+            if (first == FirstInsert::inserted) return {d.token, std::nullopt};
+            if (first == FirstInsert::busy) return {};
             continue;
         }
         switch (compare_and_set(read.ref(), name, next, /*wait=*/false)) {

@@ -15,13 +15,20 @@ std::optional<LeaseRecord> lease_from_row(const std::optional<Row>& row);
 // the executor (a primary-key index look-up). Needs no SPI connection.
 std::optional<LeaseRecord> read_lease(std::string_view name);
 
+// True when another transaction, still in progress, is inserting the first
+// row of `name` (its first acquire of the name has not committed yet). The
+// waiting path counts the name as busy then, instead of waiting in its own
+// insert. Needs no SPI connection.
+bool lease_insert_in_progress(std::string_view name);
+
 // The token when `owner` now holds `name`; nullopt when another owner does.
 std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_view owner,
                                  Micros ttl);
 
 // One try that never waits for another transaction and, unless it takes
 // the lease, writes and locks nothing (the waiting path: a busy try must
-// leave no trace, not even a transaction id). A new holding is taken only if
+// leave no trace, not even a transaction id). A name whose first row
+// another transaction is inserting is busy. A new holding is taken only if
 // `new_holding_allowed`; the holder's own retry always extends.
 struct AcquireTry {
     std::optional<Token> token;      // taken

@@ -4,6 +4,7 @@
 // the rows with SKIP LOCKED inside a subtransaction and writes them itself.
 #include "core/common/error.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/common/lock_wait.hpp"
 #include "pg/leases/leases.hpp"
 #include "pg/waiting/waiting.hpp"
 
@@ -114,11 +115,21 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, Micr
             return busy;
         }
         if (!new_holding_allowed) return {};
+        // Another transaction inserting the name's first row makes it busy
+        // (its acquire's end wakes us); the insert gives up at once on one
+        // that began just after this look (as leases.cpp's first insert).
+        if (lease_insert_in_progress(name)) return {};
         AcquireDecision first = decide_acquire(std::nullopt, owner, now, ttl);
         force_synchronous_commit();
-        if (spi.run(insert_new, {text_param(name), text_param(owner), int64_param(first.token),
-                                 timestamptz_param(first.acquired_at),
-                                 timestamptz_param(first.expires_at)}) == 1) {
+        bool inserted = false;
+        if (!with_lock_wait_limit(kShortestLockWait, [&] {
+                inserted = spi.run(insert_new, {text_param(name), text_param(owner),
+                                                int64_param(first.token),
+                                                timestamptz_param(first.acquired_at),
+                                                timestamptz_param(first.expires_at)}) == 1;
+            }))
+            return {};
+        if (inserted) {
             note_lease_touched(name);
             return {first.token, std::nullopt};
         }
