@@ -87,7 +87,9 @@ SELECT l.name,
             THEN l.token END AS token,
        l.acquired_at,
        l.expires_at,
-       LEAST(pg_catalog.clock_timestamp(), l.expires_at) - l.acquired_at AS held_for,
+       -- Never negative, also after the server clock stepped back behind acquired_at.
+       GREATEST(LEAST(pg_catalog.clock_timestamp(), l.expires_at) - l.acquired_at, interval '0')
+           AS held_for,
        l.expires_at <= pg_catalog.clock_timestamp() AS expired
 FROM coord.lease_state l,
      (SELECT (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)::pg_catalog.regrole AS role,

@@ -28,10 +28,10 @@ std::optional<bool> Args::get_boolean(int i) const {
     return PG_GETARG_BOOL(i);
 }
 
-std::optional<Micros> Args::get_interval(int i) const {
+std::optional<IntervalParts> Args::get_interval(int i) const {
     if (is_null(i)) return std::nullopt;
     Interval* value = PG_GETARG_INTERVAL_P(i);
-    return to_micros(IntervalParts{value->month, value->day, value->time});
+    return IntervalParts{value->month, value->day, value->time};
 }
 
 std::optional<Micros> Args::get_timestamptz(int i) const {

@@ -19,7 +19,7 @@ public:
     std::optional<std::int64_t> get_int64(int i) const;
     std::optional<std::int32_t> get_int32(int i) const;
     std::optional<bool> get_boolean(int i) const;
-    std::optional<Micros> get_interval(int i) const;   // as microseconds (month = 30 days)
+    std::optional<IntervalParts> get_interval(int i) const;  // see validate.hpp, require_duration
     std::optional<Micros> get_timestamptz(int i) const;
     std::optional<Datum> get_datum(int i) const;
 

@@ -3,6 +3,7 @@
 #include "pg/common/datum.hpp"
 #include "pg/common/direct_write.hpp"
 #include "pg/common/index_lookup.hpp"
+#include "pg/common/lock_wait.hpp"
 #include "pg/common/relation_layout.hpp"
 #include "pg/leases/lease_row.hpp"
 
@@ -290,6 +291,27 @@ bool insert_first_lease_row(Spi& spi, std::string_view name, const LeaseRecord& 
     return spi.run(insert, {text_param(name), text_param(first.owner), int64_param(first.token),
                             timestamptz_param(first.acquired_at),
                             timestamptz_param(first.expires_at), held_role_param(first)}) == 1;
+}
+
+FirstInsert insert_first_lease_row_without_waiting(Spi& spi, std::string_view name,
+                                                   const LeaseRecord& first) {
+    bool in_progress = pg_call([&] {
+        LeaseRelations rel = lease_relations();
+        Relation table = table_open(rel.table, AccessShareLock);
+        const RelationLayout& layout = lease_columns.require_layout(table);
+        ScanKeyData key;
+        ScanKeyInit(&key, layout.attnum[column::name], BTEqualStrategyNumber, F_TEXTEQ,
+                    PointerGetDatum(text_of(name)));
+        bool busy = key_insert_in_progress(table, rel.index, &key, 1);
+        table_close(table, AccessShareLock);
+        return busy;
+    });
+    if (in_progress) return FirstInsert::busy;
+    bool inserted = false;
+    if (!with_lock_wait_limit(kShortestLockWait,
+                              [&] { inserted = insert_first_lease_row(spi, name, first); }))
+        return FirstInsert::busy;
+    return inserted ? FirstInsert::inserted : FirstInsert::exists;
 }
 
 std::optional<LeaseRecord> lock_lease_row_skip_locked(Spi& spi, std::string_view name) {

@@ -82,6 +82,17 @@ std::optional<LeaseRecord> read_lease_row(std::string_view name);
 // through the executor); false when a concurrent session inserted it.
 bool insert_first_lease_row(Spi& spi, std::string_view name, const LeaseRecord& first);
 
+// The same insert for a caller that must not wait for another transaction
+// (the waiting path): another transaction's insert of the name that is still
+// in progress makes the name busy; its acquire noted the name
+// (note_lease_touched), so its end wakes the first waiter. The look-up
+// (a dirty-snapshot index probe) leaves a moment before the insert in which
+// such an insert can begin, so the insert itself waits at most
+// kShortestLockWait (lock_wait.hpp) for it, then gives up: busy.
+enum class FirstInsert { inserted, exists, busy };
+FirstInsert insert_first_lease_row_without_waiting(Spi& spi, std::string_view name,
+                                                   const LeaseRecord& first);
+
 // The waiting path's SQL (waiting_acquire.cpp), row-locking inside its
 // subtransaction: the row locked FOR NO KEY UPDATE SKIP LOCKED (nullopt: no
 // row, or locked by another transaction), the row without a lock, and the

@@ -96,7 +96,9 @@ AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::str
         }
         LeaseRecord next{std::string(owner), d.token, d.acquired_at, d.expires_at, d.holder_role};
         if (!current) {
-            if (insert_first_lease_row(spi, name, next)) return {d.token, std::nullopt};
+            FirstInsert first = insert_first_lease_row_without_waiting(spi, name, next);
+            if (first == FirstInsert::inserted) return {d.token, std::nullopt};
+            if (first == FirstInsert::busy) return {};
             continue;
         }
         switch (read.compare_and_set(spi, next, /*wait=*/false)) {

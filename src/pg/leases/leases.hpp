@@ -20,7 +20,8 @@ std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_vi
 
 // One try that never waits for another transaction and, unless it takes
 // the lease, writes and locks nothing (the waiting path: a busy try must
-// leave no trace, not even a transaction id). A new holding is taken only if
+// leave no trace, not even a transaction id). A name whose first row
+// another transaction is inserting is busy. A new holding is taken only if
 // `new_holding_allowed`; the holder's own retry always extends.
 struct AcquireTry {
     std::optional<Token> token;      // taken

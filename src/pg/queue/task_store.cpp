@@ -283,10 +283,13 @@ std::pair<std::int64_t, std::int64_t> requeue_expired_claims(Spi& spi, Micros no
 }
 
 std::int64_t prune_completed(Spi& spi, Micros before, long limit) {
+    // Rows another transaction is deleting (another sweep's prune, not yet
+    // committed) are skipped, not waited for.
     static Statement prune(
         "WITH gone AS ("
         "  DELETE FROM coord.tasks_complete WHERE id = ANY (ARRAY("
-        "    SELECT id FROM coord.tasks_complete WHERE completed_at < $1 LIMIT $2)) "
+        "    SELECT id FROM coord.tasks_complete WHERE completed_at < $1 LIMIT $2 "
+        "    FOR UPDATE SKIP LOCKED)) "
         "  RETURNING id), "
         "history AS (DELETE FROM coord.task_attempts a USING gone WHERE a.task_id = gone.id) "
         "SELECT count(*) FROM gone",

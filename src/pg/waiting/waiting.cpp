@@ -9,6 +9,7 @@
 #include "core/common/validate.hpp"
 #include "core/waiting/wait_graph.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/common/lock_wait.hpp"
 #include "pg/leases/leases.hpp"
 #include "pg/waiting/waiting.hpp"
 
@@ -51,6 +52,9 @@ constexpr std::size_t kCycleTextSize = 4096;
 constexpr std::size_t kCycleJsonSize = 6144;
 constexpr std::size_t kReasonSize = 768;
 constexpr int kRingSize = 32;
+// How long a wait that ran out waits on for a release that is handing it the
+// lease to commit (part of the margin wait_for may be overrun by).
+constexpr Micros kHandoffCommitMargin = 100 * 1000;
 
 enum class BackendState : std::uint8_t { idle, waiting, victim };
 
@@ -757,11 +761,13 @@ std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view own
             leave_queue(nullptr, nullptr, &last);
             if (pending_records_exist()) persist_deadlocks(spi);
             // Handed the lease just as the wait ran out: it is ours if that
-            // release commits.
-            if (last) {
-                wait_for_transaction_end(last->by);
-                if (promise_kept(*last, owner, names.front())) return std::vector<Token>{last->token};
-            }
+            // release commits. wait_for stays a bound: the release's commit
+            // is waited for at most kHandoffCommitMargin (README, "wait_for
+            // is a bound"); a release still open after that may hand the
+            // lease over later, as after a cancel at the moment of a hand-off.
+            if (last && with_lock_wait_limit(kHandoffCommitMargin, [&] { wait_for_transaction_end(last->by); }) &&
+                promise_kept(*last, owner, names.front()))
+                return std::vector<Token>{last->token};
             return std::nullopt;
         }
         if (now >= next_check) {

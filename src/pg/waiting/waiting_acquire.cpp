@@ -95,10 +95,14 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, cons
         if (!new_holding_allowed) return {};
         AcquireDecision first = decide_acquire(std::nullopt, name, owner, caller, now, ttl);
         force_synchronous_commit();
-        if (insert_first_lease_row(
-                spi, name,
-                LeaseRecord{std::string(owner), first.token, first.acquired_at, first.expires_at,
-                            first.holder_role})) {
+        // Another transaction inserting the name's first row makes it busy
+        // (its acquire's end wakes us).
+        FirstInsert inserted = insert_first_lease_row_without_waiting(
+            spi, name,
+            LeaseRecord{std::string(owner), first.token, first.acquired_at, first.expires_at,
+                        first.holder_role});
+        if (inserted == FirstInsert::busy) return {};
+        if (inserted == FirstInsert::inserted) {
             note_lease_touched(name);
             return {first.token, std::nullopt};
         }
