@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <vector>
 
 using coord::AcquireDecision;
 using coord::LeaseRecord;
@@ -23,45 +24,72 @@ LeaseRecord held_by(const char* owner, coord::Token token, coord::Micros expires
     return LeaseRecord{std::string(owner), token, kNow - 10, expires_at};
 }
 
-TEST(DecideAcquire, FirstAcquireOfANameGetsTokenOne) {
-    auto d = decide_acquire(std::nullopt, "a", kNow, kTtl);
+// A token source that records what it was asked and hands out 1000, 1001, ...
+struct FakeAllocator {
+    std::vector<coord::Token> asked;
+    coord::Token next = 1000;
+    coord::TokenSource source() {
+        return [this](coord::Token last) {
+            asked.push_back(last);
+            return next++;
+        };
+    }
+};
+
+TEST(DecideAcquire, FirstAcquireOfANameTakesANewTokenAfterNone) {
+    FakeAllocator tokens;
+    auto d = decide_acquire(std::nullopt, "a", kNow, kTtl, tokens.source());
     EXPECT_EQ(d.kind, Kind::granted);
-    EXPECT_EQ(d.token, 1);
+    EXPECT_EQ(d.token, 1000);
+    EXPECT_EQ(tokens.asked, std::vector<coord::Token>{0});
     EXPECT_EQ(d.acquired_at, kNow);
     EXPECT_EQ(d.expires_at, kNow + kTtl);
 }
 
-TEST(DecideAcquire, AnotherOwnersUnexpiredHoldingIsBusy) {
-    auto d = decide_acquire(held_by("a", 7, kNow + 1), "b", kNow, kTtl);
+TEST(DecideAcquire, AnotherOwnersUnexpiredHoldingIsBusyAndTakesNoToken) {
+    FakeAllocator tokens;
+    auto d = decide_acquire(held_by("a", 7, kNow + 1), "b", kNow, kTtl, tokens.source());
     EXPECT_EQ(d.kind, Kind::busy);
     EXPECT_FALSE(d.write_needed());
+    EXPECT_TRUE(tokens.asked.empty());
+    EXPECT_FALSE(acquire_grants_new_holding(held_by("a", 7, kNow + 1), kNow));
 }
 
 TEST(DecideAcquire, SameOwnerRetryKeepsTokenAndStartExtendsExpiry) {
-    auto d = decide_acquire(held_by("a", 7, kNow + 1), "a", kNow, kTtl);
+    FakeAllocator tokens;
+    auto d = decide_acquire(held_by("a", 7, kNow + 1), "a", kNow, kTtl, tokens.source());
     EXPECT_EQ(d.kind, Kind::extended);
     EXPECT_EQ(d.token, 7);
     EXPECT_EQ(d.acquired_at, kNow - 10);
     EXPECT_EQ(d.expires_at, kNow + kTtl);
+    EXPECT_TRUE(tokens.asked.empty());
 }
 
-TEST(DecideAcquire, ExpiredHoldingIsTakenOverWithALargerToken) {
-    auto d = decide_acquire(held_by("a", 7, kNow), "b", kNow, kTtl);  // expires_at == now: expired
+TEST(DecideAcquire, ExpiredHoldingIsTakenOverWithATokenAfterItsOwn) {
+    FakeAllocator tokens;
+    auto d = decide_acquire(held_by("a", 7, kNow), "b", kNow, kTtl, tokens.source());  // expires_at == now: expired
     EXPECT_EQ(d.kind, Kind::granted);
-    EXPECT_EQ(d.token, 8);
+    EXPECT_EQ(d.token, 1000);
+    EXPECT_EQ(tokens.asked, std::vector<coord::Token>{7});
+    EXPECT_TRUE(acquire_grants_new_holding(held_by("a", 7, kNow), kNow));
 }
 
 TEST(DecideAcquire, SameOwnerAfterExpiryGetsANewToken) {
-    auto d = decide_acquire(held_by("a", 7, kNow - 1), "a", kNow, kTtl);
+    FakeAllocator tokens;
+    auto d = decide_acquire(held_by("a", 7, kNow - 1), "a", kNow, kTtl, tokens.source());
     EXPECT_EQ(d.kind, Kind::granted);
-    EXPECT_EQ(d.token, 8);
+    EXPECT_EQ(tokens.asked, std::vector<coord::Token>{7});
 }
 
-TEST(DecideAcquire, FreeLeaseContinuesTheTokenSequence) {
+TEST(DecideAcquire, FreeLeaseAsksForATokenAfterItsLast) {
+    FakeAllocator tokens;
     LeaseRecord released{std::nullopt, 41, 0, 0};
-    auto d = decide_acquire(released, "z", kNow, kTtl);
+    auto d = decide_acquire(released, "z", kNow, kTtl, tokens.source());
     EXPECT_EQ(d.kind, Kind::granted);
-    EXPECT_EQ(d.token, 42);
+    EXPECT_EQ(d.token, 1000);
+    EXPECT_EQ(tokens.asked, std::vector<coord::Token>{41});
+    EXPECT_TRUE(acquire_grants_new_holding(released, kNow));
+    EXPECT_TRUE(acquire_grants_new_holding(std::nullopt, kNow));
 }
 
 TEST(DecideRenew, CurrentHoldingGetsNewExpiry) {
@@ -99,14 +127,16 @@ TEST(DecideForceRelease, TrueOnlyForALiveHolding) {
     EXPECT_FALSE(decide_force_release(LeaseRecord{}, kNow));
 }
 
-TEST(HandOver, TheWaiterGetsTheNextTokenAndItsOwnTtlFromNow) {
-    LeaseRecord next = hand_over(held_by("a", 7, kNow + 5), "b", kNow, kTtl);
+TEST(HandOver, TheWaiterGetsANewTokenAndItsOwnTtlFromNow) {
+    FakeAllocator tokens;
+    LeaseRecord next = hand_over(held_by("a", 7, kNow + 5), "b", kNow, kTtl, tokens.source());
     EXPECT_EQ(next.owner, "b");
-    EXPECT_EQ(next.token, 8);
+    EXPECT_EQ(next.token, 1000);
     EXPECT_EQ(next.acquired_at, kNow);
     EXPECT_EQ(next.expires_at, kNow + kTtl);
     // The same owner waiting in another session still gets a new holding.
-    EXPECT_EQ(hand_over(held_by("a", 7, kNow + 5), "a", kNow, kTtl).token, 8);
+    EXPECT_EQ(hand_over(held_by("a", 7, kNow + 5), "a", kNow, kTtl, tokens.source()).token, 1001);
+    EXPECT_EQ(tokens.asked, (std::vector<coord::Token>{7, 7}));
 }
 
 TEST(HandedOverTo, OnlyTheExactLiveHoldingThatWasPromised) {

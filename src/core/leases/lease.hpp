@@ -5,6 +5,7 @@
 #include "core/common/cpp_only.hpp"
 
 #include "core/common/time.hpp"
+#include "core/common/token.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -13,10 +14,8 @@
 
 namespace coord {
 
-using Token = std::int64_t;
-
 // One lease name's stored state. A name that was never acquired has no
-// record. `token` is the last token ever issued for the name: it stays when
+// record. `token` is the last token committed for the name: it stays when
 // the lease is released so that the next holding gets a larger one.
 struct LeaseRecord {
     std::optional<std::string> owner;  // nullopt: free
@@ -42,8 +41,13 @@ struct AcquireDecision {
     bool write_needed() const { return kind != Kind::busy; }
 };
 
+// A grant takes its token from `new_token` (called only then).
 AcquireDecision decide_acquire(const std::optional<LeaseRecord>& current, std::string_view owner,
-                               Micros now, Micros ttl);
+                               Micros now, Micros ttl, const TokenSource& new_token);
+
+// True when an acquire by anyone would be a new holding (granted): the
+// lease is free, or its holding has expired.
+bool acquire_grants_new_holding(const std::optional<LeaseRecord>& current, Micros now);
 
 // The new expiry; throws Error(lease_lost) unless `token` is the current,
 // unexpired holding.
@@ -57,10 +61,10 @@ bool decide_release(const std::optional<LeaseRecord>& current, Token token, Micr
 bool decide_force_release(const std::optional<LeaseRecord>& current, Micros now);
 
 // A release with someone waiting hands the lease straight to the first
-// waiter: the row the release writes instead of a free one (a new, larger
-// token; the waiter's ttl counted from now).
+// waiter: the row the release writes instead of a free one (a new token from
+// `new_token`; the waiter's ttl counted from now).
 LeaseRecord hand_over(const LeaseRecord& released, std::string_view next_owner, Micros now,
-                      Micros ttl);
+                      Micros ttl, const TokenSource& new_token);
 
 // True when the row shows the hand-off a waiter was promised: `owner` holds
 // the lease, live, with exactly `token` (false when the releasing

@@ -5,6 +5,7 @@
 #include "pg/common/datum.hpp"
 #include "pg/common/direct_write.hpp"
 #include "pg/common/index_lookup.hpp"
+#include "pg/common/token_allocator.hpp"
 #include "pg/waiting/waiting.hpp"
 
 extern "C" {
@@ -281,7 +282,7 @@ LeaseRecord freed(const LeaseRecord& r) { return LeaseRecord{std::nullopt, r.tok
 LeaseRecord released(const LeaseRecord& current, std::string_view name, Micros now) {
     std::optional<HandoffCandidate> next = first_waiter_of(name);
     if (!next) return freed(current);
-    LeaseRecord handed = hand_over(current, next->owner, now, next->ttl);
+    LeaseRecord handed = hand_over(current, next->owner, now, next->ttl, allocate_token);
     if (!promise_handoff(*next, handed.token)) return freed(current);
     force_synchronous_commit();
     return handed;
@@ -306,7 +307,7 @@ std::optional<LeaseRecord> read_lease(std::string_view name) {
 std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_view owner,
                                  Micros ttl) {
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
-        AcquireDecision d = decide_acquire(current, owner, now, ttl);
+        AcquireDecision d = decide_acquire(current, owner, now, ttl, allocate_token);
         if (!d.write_needed()) return LeaseChange<std::optional<Token>>{std::nullopt, std::nullopt};
         if (d.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
         return LeaseChange<std::optional<Token>>{
@@ -319,12 +320,11 @@ AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::str
     for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
         LeaseRowRead read(name, LeaseAccess::change);
         std::optional<LeaseRecord> current = record_from(read.ref().row);
-        AcquireDecision d = decide_acquire(current, owner, now_micros(), ttl);
+        Micros now = now_micros();
+        if (!new_holding_allowed && acquire_grants_new_holding(current, now)) return {};
+        AcquireDecision d = decide_acquire(current, owner, now, ttl, allocate_token);
         if (!d.write_needed()) return {std::nullopt, current->expires_at};
-        if (d.kind == AcquireDecision::Kind::granted) {
-            if (!new_holding_allowed) return {};
-            force_synchronous_commit();
-        }
+        if (d.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
         LeaseRecord next{std::string(owner), d.token, d.acquired_at, d.expires_at};
         if (!current) {
             if (insert_first(spi, name, next)) return {d.token, std::nullopt};

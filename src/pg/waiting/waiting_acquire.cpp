@@ -4,6 +4,7 @@
 // the rows with SKIP LOCKED inside a subtransaction and writes them itself.
 #include "core/common/error.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/common/token_allocator.hpp"
 #include "pg/leases/leases.hpp"
 #include "pg/waiting/waiting.hpp"
 
@@ -114,7 +115,7 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, Micr
             return busy;
         }
         if (!new_holding_allowed) return {};
-        AcquireDecision first = decide_acquire(std::nullopt, owner, now, ttl);
+        AcquireDecision first = decide_acquire(std::nullopt, owner, now, ttl, allocate_token);
         force_synchronous_commit();
         if (spi.run(insert_new, {text_param(name), text_param(owner), int64_param(first.token),
                                  timestamptz_param(first.acquired_at),
@@ -125,12 +126,10 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, Micr
         return {std::nullopt, now};  // inserted concurrently just now: look again
     }
     note_lease_touched(name);
-    AcquireDecision decision = decide_acquire(current, owner, now, ttl);
+    if (!new_holding_allowed && acquire_grants_new_holding(current, now)) return {};
+    AcquireDecision decision = decide_acquire(current, owner, now, ttl, allocate_token);
     if (!decision.write_needed()) return {std::nullopt, current->expires_at};
-    if (decision.kind == AcquireDecision::Kind::granted) {
-        if (!new_holding_allowed) return {};
-        force_synchronous_commit();
-    }
+    if (decision.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
     write_holding(spi, name, owner, decision.token, decision.acquired_at, decision.expires_at);
     return {decision.token, std::nullopt};
 }
