@@ -30,22 +30,23 @@ CREATE FUNCTION regress.entry_row(entry bigint) RETURNS text
 LANGUAGE sql AS $$ SELECT e::text FROM coord.ledger_entries e WHERE e.entry_id = entry $$;
 
 -- ---- leases -----------------------------------------------------------------
+SELECT regress.count_tokens_from_here();  -- tokens below are counted from here
 SET ROLE regress_role_a;
 SELECT coord.acquire('roles:lease', 'shared-owner', '1 hour') AS token \gset
-SELECT :token AS token_of_a;
+SELECT regress.tok(:token) AS token_of_a;
 RESET ROLE;
 SELECT regress.lease_row('roles:lease') AS lease_before \gset
 
 -- coord.leases: the holding role for everyone, the token only for its own
 -- role (and administrators).
 SET ROLE regress_role_b;
-SELECT name, owner, holder_role, token FROM coord.leases WHERE name = 'roles:lease';
+SELECT name, owner, holder_role, regress.tok(token) AS token FROM coord.leases WHERE name = 'roles:lease';
 SET ROLE regress_role_a;
-SELECT name, owner, holder_role, token FROM coord.leases WHERE name = 'roles:lease';
+SELECT name, owner, holder_role, regress.tok(token) AS token FROM coord.leases WHERE name = 'roles:lease';
 SET ROLE regress_role_a_member;  -- a member is not the holder: acting and tokens need the role itself
-SELECT name, holder_role, token FROM coord.leases WHERE name = 'roles:lease';
+SELECT name, holder_role, regress.tok(token) AS token FROM coord.leases WHERE name = 'roles:lease';
 SET ROLE regress_role_ops;
-SELECT name, holder_role, token FROM coord.leases WHERE name = 'roles:lease';
+SELECT name, holder_role, regress.tok(token) AS token FROM coord.leases WHERE name = 'roles:lease';
 RESET ROLE;
 
 -- b knows the owner string and the token; none of it lets b act.

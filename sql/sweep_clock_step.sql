@@ -7,8 +7,8 @@
 SELECT coord.enqueue('clock', '{}') AS expired_task \gset
 SELECT task_id = :expired_task AS claimed FROM coord.claim('clock', 'clock-worker', ttl => '1 microsecond');
 SELECT coord.enqueue('clock', '{}', max_attempts => 1) AS dead_task \gset
-SELECT count(*) AS claimed FROM coord.claim('clock', 'clock-worker');
-SELECT coord.fail(:dead_task, 1, 'gone for good') AS dead;
+SELECT task_id = :dead_task AS claimed, token AS dead_token FROM coord.claim('clock', 'clock-worker') \gset
+SELECT coord.fail(:dead_task, :dead_token, 'gone for good') AS dead;
 INSERT INTO coord.alerts (kind, subject, raised_at) VALUES
     ('task_dead', 'clock:no-longer-dead', clock_timestamp() + interval '1 hour'),
     ('task_dead', :'dead_task', clock_timestamp() + interval '1 hour'),

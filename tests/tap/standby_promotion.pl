@@ -31,7 +31,7 @@ $standby->start;
 my $id = $primary->safe_psql('postgres', "SELECT coord.enqueue('jobs', '{\"n\": 1}')");
 my $token = $primary->safe_psql('postgres',
     "SELECT token FROM coord.claim('jobs', 'doomed-worker', ttl => '5 seconds')");
-is($token, '1', 'the task was claimed on the primary');
+like($token, qr/^\d+$/, 'the task was claimed on the primary');
 $primary->wait_for_catchup($standby);
 $primary->stop('immediate');
 
@@ -72,8 +72,8 @@ like($log, qr/pg_coord sweeper: \{[^\n]*"tasks_requeued": 1/, 'the worker logged
 
 # The promoted server's queue works: the task is claimed again with a new token.
 $standby->safe_psql('postgres', "UPDATE coord.tasks SET run_at = clock_timestamp() WHERE id = $id");
-is($standby->safe_psql('postgres', "SELECT token FROM coord.claim('jobs', 'new-worker')"),
-    '2', 'the task is claimed again with a larger token');
+cmp_ok($standby->safe_psql('postgres', "SELECT token FROM coord.claim('jobs', 'new-worker')"),
+    '>', $token, 'the task is claimed again with a larger token');
 
 # SIGHUP: the worker reloads its settings.
 $standby->safe_psql('postgres', "ALTER SYSTEM SET coord.sweep_interval = '150ms'");

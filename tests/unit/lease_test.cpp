@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <vector>
 
 using coord::AcquireDecision;
 using coord::LeaseRecord;
@@ -22,50 +23,80 @@ constexpr coord::Micros kTtl = 60'000'000;
 
 const FakeCaller app{kApp};
 
+// For tests about roles, not tokens: any new token.
+const coord::TokenSource next_token = [](coord::Token last) { return last + 1; };
+
 LeaseRecord held_by(const char* owner, coord::Token token, coord::Micros expires_at,
                     coord::RoleId role = kApp) {
     return LeaseRecord{std::string(owner), token, kNow - 10, expires_at, role};
 }
 
-TEST(DecideAcquire, FirstAcquireOfANameGetsTokenOne) {
-    auto d = decide_acquire(std::nullopt, "n", "a", app, kNow, kTtl);
+// A token source that records what it was asked and hands out 1000, 1001, ...
+struct FakeAllocator {
+    std::vector<coord::Token> asked;
+    coord::Token next = 1000;
+    coord::TokenSource source() {
+        return [this](coord::Token last) {
+            asked.push_back(last);
+            return next++;
+        };
+    }
+};
+
+TEST(DecideAcquire, FirstAcquireOfANameTakesANewTokenAfterNone) {
+    FakeAllocator tokens;
+    auto d = decide_acquire(std::nullopt, "n", "a", app, kNow, kTtl, tokens.source());
     EXPECT_EQ(d.kind, Kind::granted);
-    EXPECT_EQ(d.token, 1);
+    EXPECT_EQ(d.token, 1000);
+    EXPECT_EQ(tokens.asked, std::vector<coord::Token>{0});
     EXPECT_EQ(d.acquired_at, kNow);
     EXPECT_EQ(d.expires_at, kNow + kTtl);
 }
 
-TEST(DecideAcquire, AnotherOwnersUnexpiredHoldingIsBusy) {
-    auto d = decide_acquire(held_by("a", 7, kNow + 1), "n", "b", app, kNow, kTtl);
+TEST(DecideAcquire, AnotherOwnersUnexpiredHoldingIsBusyAndTakesNoToken) {
+    FakeAllocator tokens;
+    auto d = decide_acquire(held_by("a", 7, kNow + 1), "n", "b", app, kNow, kTtl, tokens.source());
     EXPECT_EQ(d.kind, Kind::busy);
     EXPECT_FALSE(d.write_needed());
+    EXPECT_TRUE(tokens.asked.empty());
+    EXPECT_FALSE(acquire_grants_new_holding(held_by("a", 7, kNow + 1), kNow));
 }
 
 TEST(DecideAcquire, SameOwnerRetryKeepsTokenAndStartExtendsExpiry) {
-    auto d = decide_acquire(held_by("a", 7, kNow + 1), "n", "a", app, kNow, kTtl);
+    FakeAllocator tokens;
+    auto d = decide_acquire(held_by("a", 7, kNow + 1), "n", "a", app, kNow, kTtl, tokens.source());
     EXPECT_EQ(d.kind, Kind::extended);
     EXPECT_EQ(d.token, 7);
     EXPECT_EQ(d.acquired_at, kNow - 10);
     EXPECT_EQ(d.expires_at, kNow + kTtl);
+    EXPECT_TRUE(tokens.asked.empty());
 }
 
-TEST(DecideAcquire, ExpiredHoldingIsTakenOverWithALargerToken) {
-    auto d = decide_acquire(held_by("a", 7, kNow), "n", "b", app, kNow, kTtl);  // expires_at == now: expired
+TEST(DecideAcquire, ExpiredHoldingIsTakenOverWithATokenAfterItsOwn) {
+    FakeAllocator tokens;
+    auto d = decide_acquire(held_by("a", 7, kNow), "n", "b", app, kNow, kTtl, tokens.source());  // expires_at == now: expired
     EXPECT_EQ(d.kind, Kind::granted);
-    EXPECT_EQ(d.token, 8);
+    EXPECT_EQ(d.token, 1000);
+    EXPECT_EQ(tokens.asked, std::vector<coord::Token>{7});
+    EXPECT_TRUE(acquire_grants_new_holding(held_by("a", 7, kNow), kNow));
 }
 
 TEST(DecideAcquire, SameOwnerAfterExpiryGetsANewToken) {
-    auto d = decide_acquire(held_by("a", 7, kNow - 1), "n", "a", app, kNow, kTtl);
+    FakeAllocator tokens;
+    auto d = decide_acquire(held_by("a", 7, kNow - 1), "n", "a", app, kNow, kTtl, tokens.source());
     EXPECT_EQ(d.kind, Kind::granted);
-    EXPECT_EQ(d.token, 8);
+    EXPECT_EQ(tokens.asked, std::vector<coord::Token>{7});
 }
 
-TEST(DecideAcquire, FreeLeaseContinuesTheTokenSequence) {
+TEST(DecideAcquire, FreeLeaseAsksForATokenAfterItsLast) {
+    FakeAllocator tokens;
     LeaseRecord released{std::nullopt, 41, 0, 0};
-    auto d = decide_acquire(released, "n", "z", app, kNow, kTtl);
+    auto d = decide_acquire(released, "n", "z", app, kNow, kTtl, tokens.source());
     EXPECT_EQ(d.kind, Kind::granted);
-    EXPECT_EQ(d.token, 42);
+    EXPECT_EQ(d.token, 1000);
+    EXPECT_EQ(tokens.asked, std::vector<coord::Token>{41});
+    EXPECT_TRUE(acquire_grants_new_holding(released, kNow));
+    EXPECT_TRUE(acquire_grants_new_holding(std::nullopt, kNow));
 }
 
 TEST(DecideRenew, CurrentHoldingGetsNewExpiry) {
@@ -103,15 +134,17 @@ TEST(DecideForceRelease, TrueOnlyForALiveHolding) {
     EXPECT_FALSE(decide_force_release(LeaseRecord{}, kNow));
 }
 
-TEST(HandOver, TheWaiterGetsTheNextTokenAndItsOwnTtlFromNow) {
-    LeaseRecord next = hand_over(held_by("a", 7, kNow + 5), "b", kOther, kNow, kTtl);
+TEST(HandOver, TheWaiterGetsANewTokenAndItsOwnTtlFromNow) {
+    FakeAllocator tokens;
+    LeaseRecord next = hand_over(held_by("a", 7, kNow + 5), "b", kOther, kNow, kTtl, tokens.source());
     EXPECT_EQ(next.owner, "b");
-    EXPECT_EQ(next.token, 8);
+    EXPECT_EQ(next.token, 1000);
     EXPECT_EQ(next.acquired_at, kNow);
     EXPECT_EQ(next.expires_at, kNow + kTtl);
     EXPECT_EQ(next.holder_role, kOther);  // the waiter's role holds it now
     // The same owner waiting in another session still gets a new holding.
-    EXPECT_EQ(hand_over(held_by("a", 7, kNow + 5), "a", kApp, kNow, kTtl).token, 8);
+    EXPECT_EQ(hand_over(held_by("a", 7, kNow + 5), "a", kApp, kNow, kTtl, tokens.source()).token, 1001);
+    EXPECT_EQ(tokens.asked, (std::vector<coord::Token>{7, 7}));
 }
 
 TEST(HandedOverTo, OnlyTheExactLiveHoldingThatWasPromised) {
@@ -135,7 +168,7 @@ TEST(CheckFence, PassesForHolderAndRejectsEveryStaleCase) {
 // another role are refused with 42501, and nothing is decided for them.
 TEST(HoldingRole, AnotherRolesSameOwnerRetryIsRefused) {
     FakeCaller other{kOther};
-    auto e = error_of([&] { decide_acquire(held_by("a", 7, kNow + 1), "billing", "a", other, kNow, kTtl); });
+    auto e = error_of([&] { decide_acquire(held_by("a", 7, kNow + 1), "billing", "a", other, kNow, kTtl, next_token); });
     EXPECT_EQ(e.first, "42501");
     EXPECT_EQ(e.second, "permission denied to acquire lease \"billing\"");
     EXPECT_EQ(other.admin_asked, 1);
@@ -173,15 +206,15 @@ TEST(HoldingRole, AStaleTokenIsLeaseLostWhateverTheRole) {
 
 TEST(HoldingRole, AnotherOwnerOfAnotherRoleIsJustBusy) {
     FakeCaller other{kOther};
-    EXPECT_EQ(decide_acquire(held_by("a", 7, kNow + 1), "n", "b", other, kNow, kTtl).kind, Kind::busy);
+    EXPECT_EQ(decide_acquire(held_by("a", 7, kNow + 1), "n", "b", other, kNow, kTtl, next_token).kind, Kind::busy);
     EXPECT_EQ(other.admin_asked, 0);
 }
 
 TEST(HoldingRole, ANewHoldingBelongsToTheCallersRole) {
     FakeCaller other{kOther};
-    EXPECT_EQ(decide_acquire(std::nullopt, "n", "a", other, kNow, kTtl).holder_role, kOther);
+    EXPECT_EQ(decide_acquire(std::nullopt, "n", "a", other, kNow, kTtl, next_token).holder_role, kOther);
     // An expired holding of another role is taken over by the caller's role.
-    auto d = decide_acquire(held_by("a", 7, kNow - 1), "n", "a", other, kNow, kTtl);
+    auto d = decide_acquire(held_by("a", 7, kNow - 1), "n", "a", other, kNow, kTtl, next_token);
     EXPECT_EQ(d.kind, Kind::granted);
     EXPECT_EQ(d.holder_role, kOther);
 }
@@ -189,7 +222,7 @@ TEST(HoldingRole, ANewHoldingBelongsToTheCallersRole) {
 TEST(HoldingRole, TheSameRoleNeverAsksForAdmin) {
     FakeCaller me{kApp};
     LeaseRecord held = held_by("a", 3, kNow + 5);
-    EXPECT_EQ(decide_acquire(held, "n", "a", me, kNow, kTtl).holder_role, kApp);
+    EXPECT_EQ(decide_acquire(held, "n", "a", me, kNow, kTtl, next_token).holder_role, kApp);
     decide_renew(held, "n", 3, me, kNow, kTtl);
     check_fence(held, "n", 3, me, kNow);
     EXPECT_TRUE(decide_release(held, "n", 3, me, kNow));
@@ -199,7 +232,7 @@ TEST(HoldingRole, TheSameRoleNeverAsksForAdmin) {
 TEST(HoldingRole, AnAdministratorMayActOnAnyHoldingWhichKeepsItsRole) {
     FakeCaller ops{kOps, /*admin=*/true};
     LeaseRecord held = held_by("a", 3, kNow + 5);
-    auto d = decide_acquire(held, "n", "a", ops, kNow, kTtl);
+    auto d = decide_acquire(held, "n", "a", ops, kNow, kTtl, next_token);
     EXPECT_EQ(d.kind, Kind::extended);
     EXPECT_EQ(d.holder_role, kApp);
     EXPECT_EQ(decide_renew(held, "n", 3, ops, kNow, kTtl), kNow + kTtl);

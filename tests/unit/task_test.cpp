@@ -56,11 +56,6 @@ TEST(TaskClaim, MessageNamesTaskAndTokens) {
     }
 }
 
-TEST(TaskClaim, TokensStrictlyIncrease) {
-    EXPECT_GT(next_claim_token(0), 0);
-    EXPECT_GT(next_claim_token(41), 41);
-}
-
 TEST(TaskRetry, FailBeforeMaxAttemptsIsPendingAgain) {
     RetryDecision d = decide_retry(processing(1, 1, 5), kNow, 30 * kMicrosPerSecond, 0.5);
     EXPECT_EQ(d.next, TaskState::pending);

@@ -20,16 +20,19 @@ void require_holding_role(const LeaseRecord& current, std::string_view name, con
 
 AcquireDecision decide_acquire(const std::optional<LeaseRecord>& current, std::string_view name,
                                std::string_view owner, const Caller& caller, Micros now,
-                               Micros ttl) {
+                               Micros ttl, const TokenSource& new_token) {
     using Kind = AcquireDecision::Kind;
-    if (current && current->held_at(now)) {
+    if (!acquire_grants_new_holding(current, now)) {
         if (*current->owner != owner) return {Kind::busy};
         require_holding_role(*current, name, caller, "acquire");
         return {Kind::extended, current->token, current->acquired_at, now + ttl,
                 current->holder_role};
     }
-    Token next = current ? current->token + 1 : 1;
-    return {Kind::granted, next, now, now + ttl, caller.role()};
+    return {Kind::granted, new_token(current ? current->token : 0), now, now + ttl, caller.role()};
+}
+
+bool acquire_grants_new_holding(const std::optional<LeaseRecord>& current, Micros now) {
+    return !current || !current->held_at(now);
 }
 
 namespace {
@@ -71,8 +74,8 @@ bool decide_force_release(const std::optional<LeaseRecord>& current, Micros now)
 }
 
 LeaseRecord hand_over(const LeaseRecord& released, std::string_view next_owner, RoleId next_role,
-                      Micros now, Micros ttl) {
-    return LeaseRecord{std::string(next_owner), released.token + 1, now, now + ttl, next_role};
+                      Micros now, Micros ttl, const TokenSource& new_token) {
+    return LeaseRecord{std::string(next_owner), new_token(released.token), now, now + ttl, next_role};
 }
 
 bool handed_over_to(const std::optional<LeaseRecord>& current, std::string_view owner, Token token,

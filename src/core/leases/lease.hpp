@@ -6,6 +6,7 @@
 
 #include "core/common/roles.hpp"
 #include "core/common/time.hpp"
+#include "core/common/token.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -14,10 +15,8 @@
 
 namespace coord {
 
-using Token = std::int64_t;
-
 // One lease name's stored state. A name that was never acquired has no
-// record. `token` is the last token ever issued for the name: it stays when
+// record. `token` is the last token committed for the name: it stays when
 // the lease is released so that the next holding gets a larger one.
 // `holder_role` is the role that took the holding: only it (or coord_admin)
 // may act on the holding, whatever owner string or token a caller presents.
@@ -49,9 +48,14 @@ struct AcquireDecision {
 
 // The same owner's retry extends the holding only for the holding's role
 // (or coord_admin); for another role it throws 42501 and nothing changes.
+// A grant takes its token from `new_token` (called only then).
 AcquireDecision decide_acquire(const std::optional<LeaseRecord>& current, std::string_view name,
                                std::string_view owner, const Caller& caller, Micros now,
-                               Micros ttl);
+                               Micros ttl, const TokenSource& new_token);
+
+// True when an acquire by anyone would be a new holding (granted): the
+// lease is free, or its holding has expired.
+bool acquire_grants_new_holding(const std::optional<LeaseRecord>& current, Micros now);
 
 // The new expiry; throws Error(lease_lost) unless `token` is the current,
 // unexpired holding, and 42501 when that holding is another role's.
@@ -67,10 +71,10 @@ bool decide_release(const std::optional<LeaseRecord>& current, std::string_view 
 bool decide_force_release(const std::optional<LeaseRecord>& current, Micros now);
 
 // A release with someone waiting hands the lease straight to the first
-// waiter: the row the release writes instead of a free one (a new, larger
-// token; the waiter's ttl counted from now; the waiter's role).
+// waiter: the row the release writes instead of a free one (a new token from
+// `new_token`; the waiter's ttl counted from now; the waiter's role).
 LeaseRecord hand_over(const LeaseRecord& released, std::string_view next_owner, RoleId next_role,
-                      Micros now, Micros ttl);
+                      Micros now, Micros ttl, const TokenSource& new_token);
 
 // True when the row shows the hand-off a waiter was promised: `owner` holds
 // the lease, live, with exactly `token` (false when the releasing

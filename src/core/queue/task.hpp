@@ -71,7 +71,7 @@ struct TaskClaimState {
 
 // The claim identified by `token` is the task's current claim: the task is
 // processing under that token. An expired claim stays current until the
-// sweep requeues it (then a new claim gets token + 1). Throws PC001
+// sweep requeues it (then a new claim gets a new, larger token). Throws PC001
 // (lease_lost) otherwise; `task_id` and `action` are for the message.
 void require_current_claim(const std::optional<TaskClaimState>& task, std::int64_t task_id,
                            std::int64_t token, const char* action);
@@ -97,9 +97,6 @@ struct RetryDecision {
 // retry_in: the caller's delay, or nullopt for backoff with `jitter`.
 RetryDecision decide_retry(const TaskClaimState& task, Micros now, std::optional<Micros> retry_in,
                            double jitter);
-
-// The next claim's token: strictly larger than every earlier claim's.
-inline std::int64_t next_claim_token(std::int64_t token) { return token + 1; }
 
 // retry_dead: a dead task gets one more attempt (max_attempts raised by one
 // if they were used up). Returns the new max_attempts, or nullopt when the

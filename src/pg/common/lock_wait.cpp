@@ -1,9 +1,9 @@
 #include "pg/common/lock_wait.hpp"
+#include "pg/common/subtransaction.hpp"
 
 extern "C" {
 #include "storage/proc.h"
 #include "utils/errcodes.h"
-#include "utils/resowner.h"
 }
 
 #include <algorithm>
@@ -12,18 +12,13 @@ extern "C" {
 namespace coord::pg {
 
 bool with_lock_wait_limit(Micros limit, const std::function<void()>& body) {
-    MemoryContext outer_context = CurrentMemoryContext;
-    ResourceOwner outer_owner = CurrentResourceOwner;
     // LockTimeout: the session's lock_timeout in ms, 0 when none is set.
     long limit_ms = std::max<long>(1, static_cast<long>(limit / 1000));
     if (LockTimeout > 0) limit_ms = std::min<long>(limit_ms, LockTimeout);
     std::string limit_text = std::to_string(limit_ms);
     const char* limit_value = limit_text.c_str();
-    pg_call([&] {
-        BeginInternalSubTransaction(nullptr);
-        MemoryContextSwitchTo(outer_context);
-    });
     try {
+        SubTransaction sub;
         // Undone by AtEOXact_GUC below, or by the subtransaction's abort (as
         // a function's SET clause is).
         int nest_level = pg_call([&] {
@@ -33,28 +28,13 @@ bool with_lock_wait_limit(Micros limit, const std::function<void()>& body) {
             return level;
         });
         body();
-        pg_call([&] {
-            AtEOXact_GUC(true, nest_level);
-            ReleaseCurrentSubTransaction();
-            MemoryContextSwitchTo(outer_context);
-            CurrentResourceOwner = outer_owner;
-        });
+        pg_call([&] { AtEOXact_GUC(true, nest_level); });
+        sub.commit();
         return true;
-    } catch (...) {
-        // The error state was already copied and flushed by pg_call (as in a
-        // PL/pgSQL exception block): roll back, then decide.
-        pg_call([&] {
-            MemoryContextSwitchTo(outer_context);
-            RollbackAndReleaseCurrentSubTransaction();
-            MemoryContextSwitchTo(outer_context);
-            CurrentResourceOwner = outer_owner;
-        });
-        try {
-            throw;
-        } catch (const PgException& e) {
-            if (e.data()->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE) return false;
-            throw;
-        }
+    } catch (const PgException& e) {
+        // Rolled back by then (SubTransaction's destructor).
+        if (e.data()->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE) return false;
+        throw;
     }
 }
 

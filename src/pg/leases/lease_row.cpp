@@ -5,6 +5,7 @@
 #include "pg/common/index_lookup.hpp"
 #include "pg/common/lock_wait.hpp"
 #include "pg/common/relation_layout.hpp"
+#include "pg/common/subtransaction.hpp"
 #include "pg/leases/lease_row.hpp"
 
 extern "C" {
@@ -242,6 +243,12 @@ SetResult LeaseRowRead::compare_and_set(Spi& spi, const LeaseRecord& next, bool 
         timestamptz_param(held_time(next, next.expires_at)), text_param(seen.owner),
         int64_param(seen.token), timestamptz_param(seen_acquired_at_),
         timestamptz_param(seen_expires_at_), held_role_param(next)};
+    // In READ COMMITTED both statements lock the newest row version before
+    // they recheck their WHERE clause on it, and keep that lock when the
+    // recheck fails: a caller that then waits (or a busy try that returns)
+    // would hold a row lock on a lease it did not change, which blocks
+    // its holder's release. The subtransaction gives that lock back.
+    SubTransaction sub;
     // Without waiting: lock the row first, skipping it if another
     // transaction has it; then tell "locked" from "changed" by a look.
     if (!wait && spi.run(lock, params) == 0) {
@@ -250,9 +257,15 @@ SetResult LeaseRowRead::compare_and_set(Spi& spi, const LeaseRecord& next, bool 
                     again.current_->token == seen.token &&
                     again.seen_acquired_at_ == seen_acquired_at_ &&
                     again.seen_expires_at_ == seen_expires_at_;
+        sub.rollback();
         return same ? SetResult::locked : SetResult::changed;
     }
-    return spi.run(update, params) == 1 ? SetResult::done : SetResult::changed;
+    if (spi.run(update, params) != 1) {
+        sub.rollback();
+        return SetResult::changed;
+    }
+    sub.commit();
+    return SetResult::done;
 }
 
 bool LeaseRowRead::share_lock() {

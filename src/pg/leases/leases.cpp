@@ -1,6 +1,7 @@
 #include "core/common/error.hpp"
 #include "core/common/validate.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/common/token_allocator.hpp"
 #include "pg/leases/lease_row.hpp"
 #include "pg/leases/leases.hpp"
 #include "pg/waiting/waiting.hpp"
@@ -59,7 +60,7 @@ LeaseRecord freed(const LeaseRecord& r) { return LeaseRecord{std::nullopt, r.tok
 LeaseRecord released(const LeaseRecord& current, std::string_view name, Micros now) {
     std::optional<HandoffCandidate> next = first_waiter_of(name);
     if (!next) return freed(current);
-    LeaseRecord handed = hand_over(current, next->owner, next->role, now, next->ttl);
+    LeaseRecord handed = hand_over(current, next->owner, next->role, now, next->ttl, allocate_token);
     if (!promise_handoff(*next, handed.token)) return freed(current);
     force_synchronous_commit();
     return handed;
@@ -74,7 +75,7 @@ std::optional<LeaseRecord> read_lease(std::string_view name) {
 std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_view owner,
                                  const Caller& caller, Micros ttl) {
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
-        AcquireDecision d = decide_acquire(current, name, owner, caller, now, ttl);
+        AcquireDecision d = decide_acquire(current, name, owner, caller, now, ttl, allocate_token);
         if (!d.write_needed()) return LeaseChange<std::optional<Token>>{std::nullopt, std::nullopt};
         if (d.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
         return LeaseChange<std::optional<Token>>{
@@ -88,12 +89,11 @@ AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::str
     for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
         LeaseRowRead read(name, LeaseAccess::change);
         const std::optional<LeaseRecord>& current = read.current();
-        AcquireDecision d = decide_acquire(current, name, owner, caller, now_micros(), ttl);
+        Micros now = now_micros();
+        if (!new_holding_allowed && acquire_grants_new_holding(current, now)) return {};
+        AcquireDecision d = decide_acquire(current, name, owner, caller, now, ttl, allocate_token);
         if (!d.write_needed()) return {std::nullopt, current->expires_at};
-        if (d.kind == AcquireDecision::Kind::granted) {
-            if (!new_holding_allowed) return {};
-            force_synchronous_commit();
-        }
+        if (d.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
         LeaseRecord next{std::string(owner), d.token, d.acquired_at, d.expires_at, d.holder_role};
         if (!current) {
             FirstInsert first = insert_first_lease_row_without_waiting(spi, name, next);

@@ -120,15 +120,16 @@ std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
 
 std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::string_view worker,
                                      Oid claimant, Micros lease, std::int32_t batch, Micros now) {
-    // The claim's token is next_claim_token(token) = token + 1. The payload
-    // and execution_id are passed on as Datums: the casts keep them jsonb and
+    // The claim's token comes from the token allocator (coord.new_token: never
+    // handed out before, larger than the task's last). The payload and
+    // execution_id are passed on as Datums: the casts keep them jsonb and
     // uuid even in a table whose columns were retyped. The picked ids
     // are an array (an InitPlan), so the update looks each one up by primary
     // key: a join could become a merge join that walks the whole primary key
     // index from its start in a generic plan.
     static Statement claim(
         "UPDATE coord.tasks t SET state = 'processing', attempts = t.attempts + 1, "
-        "       token = t.token + 1, worker = $2, execution_id = pg_catalog.gen_random_uuid(), "
+        "       token = coord.new_token(t.token), worker = $2, execution_id = pg_catalog.gen_random_uuid(), "
         "       claimed_at = $3, lease_expires_at = $4, claimed_by = $6 "
         "WHERE t.id = ANY (ARRAY("
         "  SELECT id FROM coord.tasks "

@@ -5,13 +5,11 @@
 // SQL (lease_row.hpp's).
 #include "core/common/error.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/common/subtransaction.hpp"
+#include "pg/common/token_allocator.hpp"
 #include "pg/leases/lease_row.hpp"
 #include "pg/leases/leases.hpp"
 #include "pg/waiting/waiting.hpp"
-
-extern "C" {
-#include "utils/resowner.h"
-}
 
 namespace coord::pg {
 
@@ -25,54 +23,6 @@ void force_synchronous_commit() {
     });
 }
 
-
-// An internal subtransaction around one try (as PL/pgSQL's exception
-// blocks): rolled back, it releases the row locks taken inside it.
-class SubTransaction {
-public:
-    SubTransaction() : context_(CurrentMemoryContext), owner_(CurrentResourceOwner) {
-        pg_call([&] {
-            BeginInternalSubTransaction(nullptr);
-            MemoryContextSwitchTo(context_);
-        });
-    }
-    SubTransaction(const SubTransaction&) = delete;
-    SubTransaction& operator=(const SubTransaction&) = delete;
-    ~SubTransaction() {
-        if (open_) rollback_quietly();
-    }
-    void commit() {
-        open_ = false;
-        pg_call([&] {
-            ReleaseCurrentSubTransaction();
-            MemoryContextSwitchTo(context_);
-            CurrentResourceOwner = owner_;
-        });
-    }
-    void rollback() {
-        open_ = false;
-        pg_call([&] {
-            RollbackAndReleaseCurrentSubTransaction();
-            MemoryContextSwitchTo(context_);
-            CurrentResourceOwner = owner_;
-        });
-    }
-
-private:
-    // While an exception unwinds: the error state was already copied and
-    // flushed by pg_call, so rolling back here is what PL/pgSQL does in its
-    // exception handler. A failure now leaves the top-level abort to clean up.
-    void rollback_quietly() noexcept {
-        open_ = false;
-        try {
-            rollback();
-        } catch (...) {
-        }
-    }
-    MemoryContext context_;
-    ResourceOwner owner_;
-    bool open_ = true;
-};
 
 struct OneTry {
     std::optional<Token> token;
@@ -93,7 +43,8 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, cons
             return busy;
         }
         if (!new_holding_allowed) return {};
-        AcquireDecision first = decide_acquire(std::nullopt, name, owner, caller, now, ttl);
+        AcquireDecision first =
+            decide_acquire(std::nullopt, name, owner, caller, now, ttl, allocate_token);
         force_synchronous_commit();
         // Another transaction inserting the name's first row makes it busy
         // (its acquire's end wakes us).
@@ -109,12 +60,10 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, cons
         return {std::nullopt, now};  // inserted concurrently just now: look again
     }
     note_lease_touched(name);
-    AcquireDecision decision = decide_acquire(current, name, owner, caller, now, ttl);
+    if (!new_holding_allowed && acquire_grants_new_holding(current, now)) return {};
+    AcquireDecision decision = decide_acquire(current, name, owner, caller, now, ttl, allocate_token);
     if (!decision.write_needed()) return {std::nullopt, current->expires_at};
-    if (decision.kind == AcquireDecision::Kind::granted) {
-        if (!new_holding_allowed) return {};
-        force_synchronous_commit();
-    }
+    if (decision.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
     write_locked_lease_row(
         spi, name,
         LeaseRecord{std::string(owner), decision.token, decision.acquired_at, decision.expires_at,
