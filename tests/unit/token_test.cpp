@@ -30,10 +30,13 @@ TEST(ComposeToken, EveryTokenOfALaterEpochIsLarger) {
     EXPECT_GT(compose_token(1, 1), 0);  // positive, and above every token of 0.1's "last + 1" rule
 }
 
-TEST(ComposeToken, OutOfRangeIsAProgramLimit) {
+// Past the last epoch or counter value: a limit a user can reach (54000).
+// Below the first: only a bug can get there (the sequences start at 1).
+TEST(ComposeToken, PastTheEndIsAProgramLimitBelowTheStartABug) {
     EXPECT_EQ(sqlstate_of([] { compose_token(kMaxTokenEpoch + 1, 1); }), "54000");
     EXPECT_EQ(sqlstate_of([] { compose_token(1, kMaxTokenCounter + 1); }), "54000");
-    EXPECT_EQ(sqlstate_of([] { compose_token(1, 0); }), "54000");
+    EXPECT_EQ(sqlstate_of([] { throw_token_counter_used_up(); }), "54000");
+    EXPECT_EQ(sqlstate_of([] { compose_token(1, 0); }), "XX000");
     EXPECT_EQ(sqlstate_of([] { compose_token(0, 1); }), "XX000");
 }
 

@@ -22,13 +22,21 @@ constexpr std::uint32_t kFingerprintMask = 0x7FFFFFFF;
 
 }  // namespace
 
+void throw_token_counter_used_up() {
+    throw Error(sqlstate::program_limit_exceeded,
+                fmt::format("no fencing token can be made: the counter's last value {} was handed out",
+                            kMaxTokenCounter),
+                "The token allocator (sequence coord.token_allocator) has run out.",
+                "See README, \"How tokens are allocated\".");
+}
+
 Token compose_token(std::int64_t epoch, std::int64_t counter) {
     if (epoch > kMaxTokenEpoch) throw_epochs_used_up(epoch);
     if (epoch < 1) throw Error(sqlstate::internal_error, fmt::format("token epoch {} is below 1", epoch));
-    if (counter < 1 || counter > kMaxTokenCounter)
-        throw Error(sqlstate::program_limit_exceeded,
-                    fmt::format("fencing token counter {} is outside 1..{}", counter, kMaxTokenCounter),
-                    "The token allocator (sequence coord.token_allocator) has run out.");
+    if (counter > kMaxTokenCounter) throw_token_counter_used_up();
+    if (counter < 1)
+        throw Error(sqlstate::internal_error,
+                    fmt::format("fencing token counter {} is below 1", counter));
     return (epoch << kTokenCounterBits) | counter;
 }
 

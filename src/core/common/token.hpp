@@ -29,9 +29,11 @@ inline constexpr int kTokenCounterBits = 47;
 inline constexpr std::int64_t kMaxTokenCounter = (std::int64_t{1} << kTokenCounterBits) - 1;
 inline constexpr std::int64_t kMaxTokenEpoch = (std::int64_t{1} << (63 - kTokenCounterBits)) - 1;
 
-// Throws 54000 (program_limit_exceeded) outside 1..kMaxTokenEpoch and
-// 1..kMaxTokenCounter.
+// Throws 54000 (program_limit_exceeded) past kMaxTokenEpoch or
+// kMaxTokenCounter.
 Token compose_token(std::int64_t epoch, std::int64_t counter);
+// 54000: every counter value was handed out.
+[[noreturn]] void throw_token_counter_used_up();
 inline std::int64_t token_epoch(Token t) { return t >> kTokenCounterBits; }
 inline std::int64_t token_counter(Token t) { return t & kMaxTokenCounter; }
 

@@ -105,9 +105,17 @@ std::int64_t current_epoch() {
 // without flushing, so the record that covers this value (the page's LSN)
 // is flushed before the value is used. Usually it already is.
 std::int64_t next_counter() {
-    return pg_call([] {
-        Oid counter = coord_relation_oid(CoordRelation::token_allocator);
-        std::int64_t value = nextval_internal(counter, /*check_permissions=*/false);
+    Oid counter = pg_call([] { return coord_relation_oid(CoordRelation::token_allocator); });
+    std::int64_t value = 0;
+    try {
+        value = pg_call([&] { return nextval_internal(counter, /*check_permissions=*/false); });
+    } catch (const PgException& e) {
+        // The sequence stops at the last counter value (MAXVALUE, NO CYCLE).
+        if (e.data()->sqlerrcode == ERRCODE_SEQUENCE_GENERATOR_LIMIT_EXCEEDED)
+            throw_token_counter_used_up();
+        throw;
+    }
+    return pg_call([&] {
         Relation rel = relation_open(counter, NoLock);  // locked by nextval
         Buffer buffer = ReadBuffer(rel, 0);
         LockBuffer(buffer, BUFFER_LOCK_SHARE);
