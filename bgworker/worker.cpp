@@ -6,9 +6,12 @@
 //   * loop: one sweep, then WaitLatch(WL_LATCH_SET | WL_TIMEOUT |
 //     WL_EXIT_ON_PM_DEATH) for coord.sweep_interval, ResetLatch,
 //     CHECK_FOR_INTERRUPTS, reload config when asked;
-//   * each sweep runs in its own transaction, with lock_timeout =
-//     max(sweep interval, 1 s); an error is caught, logged, the transaction
-//     aborted cleanly, and the loop goes on;
+//   * each sweep runs in its own transaction; it waits for another sweep
+//     (the sweep lock) at most one interval and then runs alongside it, and
+//     its steps skip rows other transactions hold (pg/sweep/sweep.hpp);
+//     lock_timeout = max(sweep interval, 1 s) bounds any other lock wait
+//     (an administrator's ALTER TABLE); an error is caught, logged, the
+//     transaction aborted cleanly, and the loop goes on;
 //   * nothing is done while RecoveryInProgress(): on a standby it idles, and
 //     after promotion it starts sweeping without a restart;
 //   * without the extension in coord.database it idles and checks again at
@@ -73,9 +76,11 @@ SweepOutcome sweep_once() {
             PushActiveSnapshot(GetTransactionSnapshot());
             pgstat_report_activity(STATE_RUNNING, "pg_coord sweep");
         });
-        // Never wait long for a lock another session holds (a coord.sweep()
-        // in a long transaction, a row being changed): that sweep or step
-        // fails with lock_timeout, is logged, and the next one tries again.
+        // Never wait long for a lock another session holds: the sweep lock
+        // and the rows of other sweeps and clients are not waited for (see
+        // run_sweep), and any other lock (a table an administrator locked)
+        // fails that sweep or step with lock_timeout; it is logged, and the
+        // next sweep tries again.
         std::string lock_timeout =
             std::to_string(std::max<Micros>(sweep_interval(), kMicrosPerSecond) / 1000);
         const char* lock_timeout_text = lock_timeout.c_str();

@@ -69,10 +69,13 @@ SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fx', 'x', 1,
                                                          idempotency_key => repeat('k', 1025))$$);
 SELECT regress.ledger_rows() AS rows;
 
--- Fenced posts: written only while the token holds the lease.
-SELECT coord.acquire('ledger:billing', 'i-a') AS token;
-SELECT * FROM coord.ledger_post('fenced', 'acct-1', 10, fence_name => 'ledger:billing', fence_token => 1);
-SELECT account, fence_name, fence_token FROM coord.ledger WHERE cycle_id = 'fenced';
+-- Fenced posts: written only while the token holds the lease. (Tokens are
+-- shown counted from here: regress.tok, sql/setup.sql.)
+SELECT regress.count_tokens_from_here();
+SELECT coord.acquire('ledger:billing', 'i-a') AS lb1 \gset
+SELECT regress.tok(:lb1) AS token;
+SELECT * FROM coord.ledger_post('fenced', 'acct-1', 10, fence_name => 'ledger:billing', fence_token => :lb1);
+SELECT account, fence_name, regress.tok(fence_token) AS fence_token FROM coord.ledger WHERE cycle_id = 'fenced';
 -- Exactly one fence parameter: 22004 naming the missing one; nothing written.
 SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-2', 10,
                                                          fence_name => 'ledger:billing')$$);
@@ -87,25 +90,27 @@ SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-2', 10
 SELECT regress.ledger_rows() AS rows;
 -- After the holding lapses and another instance takes over, the old token
 -- is rejected, also for a replay of an entry it wrote itself.
-SELECT coord.acquire('ledger:short', 'i-a', '1 millisecond') AS token;
+SELECT coord.acquire('ledger:short', 'i-a', '1 millisecond') AS ls1 \gset
+SELECT regress.tok(:ls1) AS token;
 SELECT pg_sleep(0.01);
 SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-3', 10,
-                                                         fence_name => 'ledger:short', fence_token => 1)$$);
-SELECT coord.release('ledger:billing', 1) AS released;
-SELECT coord.acquire('ledger:billing', 'i-b') AS takeover_token;
+                                                         fence_name => 'ledger:short', fence_token => $$ || :ls1 || ')');
+SELECT coord.release('ledger:billing', :lb1) AS released;
+SELECT coord.acquire('ledger:billing', 'i-b') AS lb2 \gset
+SELECT regress.tok(:lb2) AS takeover_token, :lb2 > :lb1 AS larger;
 SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-1', 10,
-                                                         fence_name => 'ledger:billing', fence_token => 1)$$);
+                                                         fence_name => 'ledger:billing', fence_token => $$ || :lb1 || ')');
 SELECT regress.ledger_rows() AS rows;
 -- The new holder's rerun: what the old holder posted comes back with
 -- inserted = false, the rest is posted under the new token.
-SELECT * FROM coord.ledger_post('fenced', 'acct-1', 10, fence_name => 'ledger:billing', fence_token => 2);
-SELECT inserted FROM coord.ledger_post('fenced', 'acct-2', 10, fence_name => 'ledger:billing', fence_token => 2);
-SELECT account, fence_token FROM coord.ledger WHERE cycle_id = 'fenced' ORDER BY account;
+SELECT * FROM coord.ledger_post('fenced', 'acct-1', 10, fence_name => 'ledger:billing', fence_token => :lb2);
+SELECT inserted FROM coord.ledger_post('fenced', 'acct-2', 10, fence_name => 'ledger:billing', fence_token => :lb2);
+SELECT account, regress.tok(fence_token) AS fence_token FROM coord.ledger WHERE cycle_id = 'fenced' ORDER BY account;
 -- A stale post inside a transaction rolls back with it (the check and the write are one step).
 BEGIN;
-SELECT inserted FROM coord.ledger_post('fenced', 'acct-4', 10, fence_name => 'ledger:billing', fence_token => 2);
+SELECT inserted FROM coord.ledger_post('fenced', 'acct-4', 10, fence_name => 'ledger:billing', fence_token => :lb2);
 SELECT regress.error_of($$SELECT * FROM coord.ledger_post('fenced', 'acct-5', 10,
-                                                         fence_name => 'ledger:billing', fence_token => 1)$$);
+                                                         fence_name => 'ledger:billing', fence_token => $$ || :lb1 || ')');
 ROLLBACK;
 SELECT count(*) AS fenced_rows FROM coord.ledger WHERE cycle_id = 'fenced';
 
@@ -141,11 +146,11 @@ SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled', repea
 -- Fenced settle: the current holder's settle moves the entry, a stale one is PC001.
 SELECT entry_id AS e3 FROM coord.ledger WHERE cycle_id = 'fenced' AND account = 'acct-2' \gset
 SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled', 'ch_9',
-                                 fence_name => 'ledger:billing', fence_token => 1)$$, :e3));
+                                 fence_name => 'ledger:billing', fence_token => %s)$$, :e3, :lb1));
 SELECT regress.error_of(format($$SELECT coord.ledger_settle(%s, 'settled', 'ch_9',
                                  fence_name => 'ledger:billing')$$, :e3));
 SELECT status FROM coord.ledger WHERE entry_id = :e3;
-SELECT coord.ledger_settle(:e3, 'settled', 'ch_9', fence_name => 'ledger:billing', fence_token => 2) AS moved;
+SELECT coord.ledger_settle(:e3, 'settled', 'ch_9', fence_name => 'ledger:billing', fence_token => :lb2) AS moved;
 SELECT status, external_ref FROM coord.ledger WHERE entry_id = :e3;
 
 -- The cycle summary; a cycle mixing currencies has no single total.
@@ -206,7 +211,7 @@ ROLLBACK;
 BEGIN READ ONLY;
 SELECT regress.error_of($$SELECT * FROM coord.ledger_post('read-only', 'acct-1', 1)$$);
 SELECT regress.error_of($$SELECT * FROM coord.ledger_post('read-only', 'acct-1', 1,
-                                                         fence_name => 'ledger:billing', fence_token => 2)$$);
+                                                         fence_name => 'ledger:billing', fence_token => $$ || :lb2 || ')');
 SELECT inserted FROM coord.ledger_post('2026-11', 'acct-1', 12.5);
 ROLLBACK;
 SELECT regress.ledger_rows() AS rows;

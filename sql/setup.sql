@@ -1,10 +1,41 @@
 -- Installs the extension and the helpers every regression test uses.
 CREATE EXTENSION pg_coord;
 
--- regress.error_of(sql) runs a statement and returns 'SQLSTATE: message'
--- (and the detail) instead of failing, so a test can show the code.
+-- Fencing tokens are large numbers (epoch << 47 | counter; README, "How
+-- tokens are allocated"), so a test shows them counted from a start it sets:
+-- regress.count_tokens_from_here() takes one token as the start;
+-- regress.tok(t) is how far t is past it (1, 2, ... for the next tokens
+-- handed out); regress.tokens_in(text) writes each token (a number in the
+-- start's epoch) in a message as #<tok(N)> (error_of does that).
 CREATE SCHEMA regress;
 GRANT USAGE ON SCHEMA regress TO PUBLIC;
+CREATE TABLE regress.token_start (token bigint NOT NULL);
+GRANT SELECT ON regress.token_start TO PUBLIC;
+CREATE FUNCTION regress.count_tokens_from_here() RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM regress.token_start;
+    INSERT INTO regress.token_start SELECT coord.new_token(0);
+$$;
+CREATE FUNCTION regress.tok(t bigint) RETURNS bigint  -- 0 (no token yet) stays 0
+LANGUAGE sql STABLE AS $$ SELECT CASE WHEN t = 0 THEN 0 ELSE t - token END FROM regress.token_start $$;
+CREATE FUNCTION regress.tokens_in(message text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    n text;
+    start bigint := (SELECT token FROM regress.token_start);
+BEGIN
+    FOR n IN SELECT DISTINCT (regexp_matches(message, '\m[0-9]{15,19}\M', 'g'))[1] LOOP
+        IF n::numeric < 9223372036854775808 AND n::bigint >> 47 = start >> 47 THEN
+            message := regexp_replace(message, '\m' || n || '\M', '#' || regress.tok(n::bigint), 'g');
+        END IF;
+    END LOOP;
+    RETURN message;
+END
+$$;
+SELECT regress.count_tokens_from_here();
+
+-- regress.error_of(sql) runs a statement and returns 'SQLSTATE: message'
+-- (and the detail) instead of failing, so a test can show the code.
 CREATE FUNCTION regress.error_of(statement text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -15,7 +46,7 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
                             detail = PG_EXCEPTION_DETAIL;
-    RETURN code || ': ' || message || COALESCE(NULLIF(' | ' || detail, ' | '), '');
+    RETURN regress.tokens_in(code || ': ' || message || COALESCE(NULLIF(' | ' || detail, ' | '), ''));
 END
 $$;
 

@@ -1,5 +1,8 @@
 -- The task queue: every function, its results and its error paths (each
 -- error shows its SQLSTATE, then that nothing changed).
+-- Tokens are shown counted from here (regress.tok, sql/setup.sql);
+-- regress.claim_token(id) is a task's current (or last) claim token.
+SELECT regress.count_tokens_from_here();
 CREATE VIEW regress.task_rows AS
 SELECT id, queue, state, attempts, max_attempts, token, worker, dedupe_key, priority
 FROM coord.tasks
@@ -12,6 +15,8 @@ CREATE FUNCTION regress.state_digest() RETURNS text LANGUAGE sql AS $$
                COALESCE((SELECT string_agg(a::text, ';' ORDER BY a.task_id, a.attempt)
                          FROM coord.task_attempts a), ''))
 $$;
+CREATE FUNCTION regress.claim_token(task_id bigint) RETURNS bigint
+LANGUAGE sql STABLE AS $$ SELECT token FROM regress.task_rows WHERE id = task_id $$;
 
 -- enqueue: ids, defaults.
 SELECT coord.enqueue('mail', '{"to": "a@example.com"}') AS first_id;
@@ -46,12 +51,13 @@ SELECT regress.error_of($$SELECT coord.enqueue('mail', '{}', run_at => clock_tim
 SELECT regress.state_digest() = :'digest' AS unchanged;
 
 -- claim: highest priority first, then oldest; not before run_at; one queue.
-SELECT task_id, payload, attempt, token, execution_id IS NOT NULL AS has_execution_id
+SELECT task_id, payload, attempt, regress.tok(token) AS token, execution_id IS NOT NULL AS has_execution_id
 FROM coord.claim('mail', 'worker-1', batch => 2);
-SELECT id, state, worker, attempts, token, lease_expires_at - claimed_at AS lease
+SELECT id, state, worker, attempts, regress.tok(token) AS token, lease_expires_at - claimed_at AS lease
 FROM coord.tasks WHERE state = 'processing' ORDER BY id;
 -- The next claim gets the dedupe task (the one due at 1 hour is not due).
-SELECT task_id, payload, attempt, token FROM coord.claim('mail', 'worker-2', ttl => '30 seconds', batch => 10);
+SELECT task_id, payload, attempt, regress.tok(token) AS token
+FROM coord.claim('mail', 'worker-2', ttl => '30 seconds', batch => 10);
 SELECT count(*) AS nothing_left FROM coord.claim('mail', 'worker-3');
 SELECT count(*) AS unknown_queue FROM coord.claim('no-such-queue', 'worker-3');
 -- Each claim has its own execution_id.
@@ -74,7 +80,7 @@ SELECT regress.error_of($$SELECT * FROM coord.claim('reports', 'w', batch => NUL
 SELECT regress.state_digest() = :'digest' AS unchanged;
 
 -- heartbeat: extends the claim; the current claim only.
-SELECT coord.heartbeat(2, 1, '1 hour') - clock_timestamp() BETWEEN interval '59 minutes' AND interval '1 hour'
+SELECT coord.heartbeat(2, regress.claim_token(2), '1 hour') - clock_timestamp() BETWEEN interval '59 minutes' AND interval '1 hour'
     AS extended_by_an_hour;
 SELECT lease_expires_at - clock_timestamp() > interval '59 minutes' AS stored FROM coord.tasks WHERE id = 2;
 SELECT regress.state_digest() AS digest \gset
@@ -88,12 +94,12 @@ SELECT regress.error_of($$SELECT coord.heartbeat(2, 1, NULL)$$);
 SELECT regress.state_digest() = :'digest' AS unchanged;
 
 -- complete: true once; the same completion again is false and changes nothing.
-SELECT coord.complete(2, 1, '{"sent": true}') AS completed;
+SELECT coord.complete(2, regress.claim_token(2), '{"sent": true}') AS completed;
 SELECT regress.state_digest() AS digest \gset
-SELECT coord.complete(2, 1, '{"sent": true}') AS completed_again;
-SELECT coord.complete(2, 1) AS completed_again_without_result;
+SELECT coord.complete(2, regress.claim_token(2), '{"sent": true}') AS completed_again;
+SELECT coord.complete(2, regress.claim_token(2)) AS completed_again_without_result;
 SELECT regress.state_digest() = :'digest' AS unchanged;
-SELECT id, queue, state, attempts, token FROM regress.task_rows WHERE id = 2;
+SELECT id, queue, state, attempts, regress.tok(token) AS token FROM regress.task_rows WHERE id = 2;
 SELECT count(*) AS left_hot_table FROM coord.tasks WHERE id = 2;
 -- complete errors: wrong token, not processing, unknown, NULLs, result too large.
 SELECT regress.error_of($$SELECT coord.complete(2, 2)$$);
@@ -106,24 +112,24 @@ SELECT regress.error_of($$SELECT coord.complete(1, 1, jsonb_build_object('x', re
 SELECT regress.state_digest() = :'digest' AS unchanged;
 
 -- fail: pending again after retry_in, or after backoff (attempt 1: 0.5 s to 1 s).
-SELECT coord.fail(1, 1, 'smtp timeout', retry_in => '5 minutes') AS state_after_retry_in;
-SELECT state, attempts, token, worker IS NULL AS unclaimed, last_error,
+SELECT coord.fail(1, regress.claim_token(1), 'smtp timeout', retry_in => '5 minutes') AS state_after_retry_in;
+SELECT state, attempts, regress.tok(token) AS token, worker IS NULL AS unclaimed, last_error,
        run_at - clock_timestamp() BETWEEN interval '4 minutes 59 seconds' AND interval '5 minutes' AS due_in_5_min
 FROM coord.tasks WHERE id = 1;
-SELECT coord.fail(5, 1, 'smtp timeout') AS state_after_backoff;
+SELECT coord.fail(5, regress.claim_token(5), 'smtp timeout') AS state_after_backoff;
 SELECT run_at - (SELECT ended_at FROM coord.task_attempts WHERE task_id = 5 AND attempt = 1)
        BETWEEN interval '0.5 seconds' AND interval '1 second' AS backoff_within_jitter_bounds
 FROM coord.tasks WHERE id = 5;
 -- A very long error text is kept, truncated to 8192 bytes.
 SELECT task_id FROM coord.claim('reports', 'worker-r');
-SELECT coord.fail(4, 1, repeat('é', 10000)) AS state_at_max_attempts;
+SELECT coord.fail(4, regress.claim_token(4), repeat('é', 10000)) AS state_at_max_attempts;
 SELECT state, attempts, octet_length(last_error) <= 8192 AS truncated,
        last_error LIKE '%... [truncated]' AS marked, finished_at IS NOT NULL AS died_at_set
 FROM coord.tasks WHERE id = 4;
 SELECT regress.state_digest() AS digest \gset
-SELECT regress.error_of($$SELECT coord.fail(1, 1, 'again')$$);
-SELECT regress.error_of($$SELECT coord.fail(4, 1, 'again')$$);
-SELECT regress.error_of($$SELECT coord.fail(2, 1, 'after complete')$$);
+SELECT regress.error_of($$SELECT coord.fail(1, regress.claim_token(1), 'again')$$);
+SELECT regress.error_of($$SELECT coord.fail(4, regress.claim_token(4), 'again')$$);
+SELECT regress.error_of($$SELECT coord.fail(2, regress.claim_token(2), 'after complete')$$);
 SELECT regress.error_of($$SELECT coord.fail(999999, 1, 'x')$$);
 SELECT regress.error_of($$SELECT coord.fail(NULL, 1, 'x')$$);
 SELECT regress.error_of($$SELECT coord.fail(1, NULL, 'x')$$);
@@ -134,7 +140,7 @@ SELECT regress.error_of($$SELECT coord.fail(1, 1, 'x', retry_in => '31 days')$$)
 SELECT regress.state_digest() = :'digest' AS unchanged;
 
 -- coord.task: the whole record with every attempt.
-SELECT id, queue, state, payload, attempts, token, result,
+SELECT id, queue, state, payload, attempts, regress.tok(token) AS token, result,
        jsonb_array_length(attempt_history) AS attempts_recorded,
        attempt_history -> 0 ->> 'outcome' AS outcome, attempt_history -> 0 ->> 'worker' AS worker,
        attempt_history -> 0 -> 'result' AS attempt_result,
@@ -155,12 +161,12 @@ SELECT regress.error_of($$SELECT * FROM coord.task(NULL)$$);
 -- The sweep requeues an expired claim (attempt counted, history kept) and
 -- dead-letters it at max_attempts; a late completion then gets PC001.
 UPDATE coord.tasks SET run_at = clock_timestamp() - interval '1 second' WHERE id = 1;
-SELECT task_id, attempt, token FROM coord.claim('mail', 'worker-5', ttl => '1 microsecond');
+SELECT task_id, attempt, regress.tok(token) AS token FROM coord.claim('mail', 'worker-5', ttl => '1 microsecond');
 SELECT coord.sweep() -> 'tasks_requeued' AS requeued;
-SELECT id, state, attempts, token, worker, last_error LIKE 'claim expired at %(worker worker-5)' AS expired_error
+SELECT id, state, attempts, regress.tok(token) AS token, worker, last_error LIKE 'claim expired at %(worker worker-5)' AS expired_error
 FROM coord.tasks WHERE id = 1;
 SELECT jsonb_path_query_array(attempt_history, '$[*].outcome') AS outcomes FROM coord.task(1);
-SELECT regress.error_of($$SELECT coord.complete(1, 2)$$);
+SELECT regress.error_of($$SELECT coord.complete(1, regress.claim_token(1))$$);
 -- An unexpired claim is left alone by the sweep.
 SELECT coord.sweep() -> 'tasks_requeued' AS requeued_none;
 SELECT state FROM coord.tasks WHERE id = 5;
@@ -195,7 +201,7 @@ FROM coord.alerts WHERE kind = 'task_dead' ORDER BY id;
 -- retry_dead refuses to create a second unfinished task with one dedupe_key.
 SELECT coord.enqueue('dd', '{}', max_attempts => 1, dedupe_key => 'once') AS dd_id \gset
 SELECT task_id FROM coord.claim('dd', 'worker-7');
-SELECT coord.fail(:dd_id, 1, 'broken') AS dd_state;
+SELECT coord.fail(:dd_id, regress.claim_token(:dd_id), 'broken') AS dd_state;
 SELECT coord.enqueue('dd', '{}', dedupe_key => 'once') <> :dd_id AS new_task_for_key;
 SELECT regress.error_of(format('SELECT coord.retry_dead(%s)', :dd_id));
 SELECT state FROM coord.tasks WHERE id = :dd_id;
@@ -207,7 +213,7 @@ WITH s AS (SELECT coord.sweep() AS r) SELECT r -> 'task_stuck_raised' AS stuck_r
 SELECT subject, detail ->> 'worker' AS worker, detail ->> 'queue' AS queue
 FROM coord.alerts WHERE kind = 'task_stuck' AND resolved_at IS NULL;
 SELECT queue, processing, stuck_processing FROM coord.queue_stats WHERE queue = 'mail';
-SELECT coord.complete(5, 2) AS completed_stuck_task;
+SELECT coord.complete(5, regress.claim_token(5)) AS completed_stuck_task;
 SELECT coord.sweep() -> 'task_stuck_resolved' AS stuck_resolved;
 RESET coord.task_stuck_alert_after;
 
@@ -215,7 +221,10 @@ RESET coord.task_stuck_alert_after;
 SELECT coord.acquire('tasks-test:lease', 'i-1') AS lease_token \gset
 UPDATE coord.lease_state SET acquired_at = acquired_at - interval '3 hours' WHERE name = 'tasks-test:lease';
 SELECT coord.sweep() -> 'lease_held_too_long_raised' AS lease_alert_raised;
-SELECT subject, detail ->> 'owner' AS owner, (detail ->> 'token')::bigint = :lease_token AS token_matches
+-- The detail names the holder's role, never its token (alerts are readable by
+-- every coord_user; tokens only by their own role, see holding_roles).
+SELECT subject, detail ->> 'owner' AS owner, detail ->> 'holder_role' = current_user AS holder_role_matches,
+       detail ? 'token' AS shows_token
 FROM coord.alerts WHERE kind = 'lease_held_too_long' AND resolved_at IS NULL ORDER BY subject;
 SET coord.lease_alert_after = '4h';
 SELECT coord.sweep() -> 'lease_held_too_long_resolved' AS resolved_by_threshold;
@@ -228,12 +237,13 @@ FROM coord.alerts WHERE kind = 'lease_held_too_long';
 
 -- Pruning: completed tasks past coord.completed_retention go, with history.
 SELECT count(*) AS complete_before FROM coord.tasks_complete;
+SELECT regress.claim_token(2) AS task_2_token \gset
 UPDATE coord.tasks_complete SET completed_at = completed_at - interval '8 days' WHERE id = 2;
 SELECT coord.sweep() -> 'tasks_pruned' AS pruned;
 SELECT count(*) AS task_2_rows FROM coord.task(2);
 SELECT count(*) AS task_2_attempts FROM coord.task_attempts WHERE task_id = 2;
 SELECT count(*) AS complete_after FROM coord.tasks_complete;
-SELECT regress.error_of($$SELECT coord.complete(2, 1)$$);
+SELECT regress.error_of(format('SELECT coord.complete(2, %s)', :task_2_token));
 
 -- queue_stats.
 SELECT queue, pending, due, processing, complete, dead, oldest_due_age IS NOT NULL AS has_due,
@@ -275,7 +285,8 @@ FROM coord.tasks WHERE id = :big_id \gset
 SELECT :'stored_out_of_line' AS stored_out_of_line;
 SELECT task_id = :big_id AS is_big, coord.complete(task_id, token, jsonb_build_object('ok', true)) AS completed
 FROM coord.claim('direct', 'direct-worker', batch => 2) ORDER BY task_id;
-SELECT state, md5(payload::text) = :'big_md5' AS payload_intact, result, worker, token,
+SELECT state, md5(payload::text) = :'big_md5' AS payload_intact, result, worker,
+       token = regress.claim_token(:big_id) AS token_is_the_claims,
        jsonb_array_length(attempt_history) AS attempts_listed
 FROM coord.task(:big_id);
 SELECT count(*) AS left_hot_table FROM coord.tasks WHERE id IN (:big_id, :small_id);
@@ -295,7 +306,7 @@ SELECT regress.state_digest() = :'digest' AS unchanged;
 -- A read-only transaction cannot complete a task (25006, as for the DELETE
 -- the move replaces); nothing written.
 BEGIN READ ONLY;
-SELECT regress.error_of(format('SELECT coord.complete(%s, 1)', :stale_id));
+SELECT regress.error_of(format('SELECT coord.complete(%s, %s)', :stale_id, regress.claim_token(:stale_id)));
 ROLLBACK;
 SELECT regress.state_digest() = :'digest' AS unchanged;
 -- A trigger an administrator put on a task table fires: such a table is
@@ -312,8 +323,8 @@ CREATE TRIGGER log_completed AFTER INSERT ON coord.tasks_complete
 SELECT regress.state_digest() AS digest \gset
 SELECT regress.error_of(format('SELECT coord.complete(%s, 2)', :stale_id));
 SELECT regress.state_digest() = :'digest' AS unchanged;
-SELECT coord.complete(:stale_id, 1, '"via executor"') AS completed;
-SELECT coord.complete(:stale_id, 1) AS completed_again;
+SELECT coord.complete(:stale_id, regress.claim_token(:stale_id), '"via executor"') AS completed;
+SELECT coord.complete(:stale_id, regress.claim_token(:stale_id)) AS completed_again;
 SELECT id = :stale_id AS logged_task, result FROM regress.completed_log;
 SELECT state, result FROM coord.task(:stale_id);
 DROP TRIGGER log_completed ON coord.tasks_complete;
@@ -326,6 +337,24 @@ EXPLAIN (COSTS OFF)
 SELECT id FROM coord.tasks WHERE queue = 'mail' AND state = 'pending' AND run_at <= now()
 ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED;
 RESET enable_seqscan;
+
+-- A claim's token is never handed out twice: a claim in a rolled-back
+-- transaction leaves the task pending, and the next claim of the task gets a
+-- different, larger token; the rolled-back claim's token cannot complete,
+-- fail or heartbeat it (PC001) and nothing changes.
+SELECT coord.enqueue('rollback', '{}') AS rb_task \gset
+BEGIN;
+SELECT token AS rb_claim_1 FROM coord.claim('rollback', 'w-a') \gset
+ROLLBACK;
+SELECT state, attempts, token FROM coord.tasks WHERE id = :rb_task;
+SELECT token AS rb_claim_2 FROM coord.claim('rollback', 'w-b') \gset
+SELECT :rb_claim_2 <> :rb_claim_1 AS different, :rb_claim_2 > :rb_claim_1 AS larger;
+SELECT regress.state_digest() AS digest \gset
+SELECT regress.error_of(format('SELECT coord.complete(%s, %s)', :rb_task, :rb_claim_1));
+SELECT regress.error_of(format('SELECT coord.fail(%s, %s, %L)', :rb_task, :rb_claim_1, 'late'));
+SELECT regress.error_of(format('SELECT coord.heartbeat(%s, %s)', :rb_task, :rb_claim_1));
+SELECT regress.state_digest() = :'digest' AS unchanged;
+SELECT coord.complete(:rb_task, :rb_claim_2) AS completed_by_the_current_claim;
 
 DELETE FROM coord.task_attempts;
 DELETE FROM coord.tasks_complete;

@@ -12,20 +12,23 @@ SELECT count(*) AS edges FROM coord.wait_graph;
 SELECT count(*) AS deadlocks FROM coord.deadlocks;
 SELECT coord.detect_deadlocks() AS cycles_broken;
 
+-- Tokens are shown counted from here (regress.tok, sql/setup.sql).
+SELECT regress.count_tokens_from_here();
+
 -- A free lease: wait_for > 0 returns the token at once.
-SELECT coord.acquire('wait:free', 'w-1', wait_for => '5 seconds') AS token;
+SELECT regress.tok(coord.acquire('wait:free', 'w-1', wait_for => '5 seconds')) AS token;
 -- The holder retrying with wait_for does not queue behind anyone: same token.
-SELECT coord.acquire('wait:free', 'w-1', wait_for => '5 seconds') AS same_token;
+SELECT regress.tok(coord.acquire('wait:free', 'w-1', wait_for => '5 seconds')) AS same_token;
 -- Another owner waits the whole wait_for, then gets NULL and leaves no trace.
 SELECT coord.acquire('wait:free', 'w-2', wait_for => '50 milliseconds') IS NULL AS timed_out;
 SELECT count(*) AS waiters_after_timeout FROM coord.waiters;
-SELECT owner, token FROM coord.leases WHERE name = 'wait:free';
+SELECT owner, regress.tok(token) AS token FROM coord.leases WHERE name = 'wait:free';
 
 -- Expiry wakes a waiter: nobody releases, the holding lapses, the waiter takes
 -- it over with a larger token (well before its wait_for ends).
-SELECT coord.acquire('wait:expiring', 'w-1', ttl => '200 milliseconds') AS token;
-SELECT coord.acquire('wait:expiring', 'w-2', wait_for => '1 minute') AS token_after_expiry;
-SELECT owner, token FROM coord.leases WHERE name = 'wait:expiring';
+SELECT regress.tok(coord.acquire('wait:expiring', 'w-1', ttl => '200 milliseconds')) AS token;
+SELECT regress.tok(coord.acquire('wait:expiring', 'w-2', wait_for => '1 minute')) AS token_after_expiry;
+SELECT owner, regress.tok(token) AS token FROM coord.leases WHERE name = 'wait:expiring';
 
 -- wait_for errors: NULL, negative, above the 1 day maximum. Nothing changes.
 SELECT regress.error_of($$SELECT coord.acquire('wait:x', 'o', '1 hour', NULL)$$);
@@ -40,22 +43,24 @@ SELECT regress.error_of($$SELECT coord.acquire('wait:x', 'o', wait_for => '1 sec
 ROLLBACK;
 -- wait_for = 0 is still fine there (no waiting).
 BEGIN ISOLATION LEVEL REPEATABLE READ;
-SELECT coord.acquire('wait:rr', 'o') AS token_without_wait;
+SELECT regress.tok(coord.acquire('wait:rr', 'o')) AS token_without_wait;
 ROLLBACK;
 
 -- acquire_all: all or nothing, in canonical order (sorted, duplicates removed).
-SELECT * FROM coord.acquire_all(ARRAY['db-02', 'db-01', 'db-02'], 'job-1');
-SELECT name, owner, token FROM coord.leases WHERE name LIKE 'db-%' ORDER BY name;
+SELECT name, regress.tok(token) AS token FROM coord.acquire_all(ARRAY['db-02', 'db-01', 'db-02'], 'job-1');
+SELECT name, owner, regress.tok(token) AS token FROM coord.leases WHERE name LIKE 'db-%' ORDER BY name;
 -- The holder retrying gets the same tokens.
-SELECT * FROM coord.acquire_all(ARRAY['db-01', 'db-02'], 'job-1', wait_for => '1 second');
+SELECT name, regress.tok(token) AS token
+FROM coord.acquire_all(ARRAY['db-01', 'db-02'], 'job-1', wait_for => '1 second');
 -- One name busy: no row, and the free one is not taken either.
 SELECT * FROM coord.acquire_all(ARRAY['db-03', 'db-02'], 'job-2');
 SELECT * FROM coord.acquire_all(ARRAY['db-03', 'db-02'], 'job-2', wait_for => '50 milliseconds');
 SELECT count(*) AS db_03_holders FROM coord.leases WHERE name = 'db-03';
 SELECT count(*) AS waiters_after_timeout FROM coord.waiters;
 -- Once free, job-2 gets both.
-SELECT coord.release('db-02', 1) AS released;
-SELECT * FROM coord.acquire_all(ARRAY['db-03', 'db-02'], 'job-2', wait_for => '1 second');
+SELECT coord.release('db-02', token) AS released FROM coord.lease_state WHERE name = 'db-02';
+SELECT name, regress.tok(token) AS token
+FROM coord.acquire_all(ARRAY['db-03', 'db-02'], 'job-2', wait_for => '1 second');
 
 -- acquire_all errors: NULL array, NULL element, empty, bad name, too many
 -- names, NULL owner, bad ttl and wait_for. Nothing changes.
@@ -80,8 +85,9 @@ SELECT count(*) AS taken FROM coord.acquire_all(
 CREATE ROLE regress_waiter LOGIN;
 GRANT coord_user TO regress_waiter;
 SET ROLE regress_waiter;
-SELECT coord.acquire('wait:priv', 'app', wait_for => '1 second') AS token;
-SELECT * FROM coord.acquire_all(ARRAY['wait:priv2'], 'app', wait_for => '1 second');
+SELECT regress.tok(coord.acquire('wait:priv', 'app', wait_for => '1 second')) AS token;
+SELECT name, regress.tok(token) AS token
+FROM coord.acquire_all(ARRAY['wait:priv2'], 'app', wait_for => '1 second');
 SELECT count(*) AS waiters FROM coord.waiters;
 SELECT count(*) AS edges FROM coord.wait_graph;
 SELECT count(*) AS deadlocks FROM coord.deadlocks;

@@ -6,10 +6,11 @@ CREATE FUNCTION coord.acquire_all(names text[], owner text, ttl interval DEFAULT
                                   wait_for interval DEFAULT '0')
 RETURNS TABLE (name text, token bigint)
 AS 'MODULE_PATHNAME', 'coord_acquire_all'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;  -- invoker rights, as coord.acquire (10_leases.sql)
 COMMENT ON FUNCTION coord.acquire_all(text[], text, interval, interval) IS
     'Take every lease in `names` for `owner`, all or nothing: one row (name, token) per distinct '
-    'name in canonical (sorted) order, or no row when they could not all be taken (within wait_for). '
+    'name in canonical (sorted) order, or no row when they could not all be taken (within wait_for); '
+    '42501 when the owner already holds one of them under another role. '
     'It never holds part of the set while it waits, and takes the rows in one canonical order, so two '
     'acquire_all calls cannot deadlock each other. At most 100 names.';
 

@@ -34,7 +34,9 @@ COMMENT ON FUNCTION coord.sweep() IS
     'One pass of everything the background worker does (requeue expired task claims, prune '
     'completed tasks, raise and resolve alerts, and every other registered step), in the calling '
     'transaction. Returns the counts of what each step did as a JSON object. For installs without '
-    'the background worker, and for tests. Concurrent sweeps run one after the other.';
+    'the background worker, and for tests. Concurrent sweeps take turns; one that waited a whole '
+    'coord.sweep_interval for another runs alongside it (every step is a compare-and-set and skips '
+    'rows another transaction holds), so a sweep left open in a transaction stalls nothing.';
 
 GRANT SELECT ON coord.alerts TO coord_user;
 GRANT EXECUTE ON FUNCTION coord.sweep() TO coord_user;

@@ -18,11 +18,15 @@ CREATE TABLE coord.ledger_entries (
     fence_token     bigint,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     settled_at      timestamptz,          -- NULL exactly while pending
+    -- The role that posted the entry: only it (or coord_admin) may settle
+    -- it; reading it needs its privileges (regrole: see coord.lease_state).
+    posted_by       regrole NOT NULL,
     CONSTRAINT ledger_entries_idempotency_key UNIQUE (idempotency_key)
     -- No CHECK constraints: only coord.ledger_post/ledger_settle write this
     -- table and they validate every value (src/core/ledger/ledger.cpp, unit-tested);
     -- PostgreSQL re-parses CHECK expressions on every statement, a measured
-    -- 16 % of a post. The column order is read by src/pg/ledger/ledger_store.cpp.
+    -- 16 % of a post. src/pg/ledger/ledger_store.cpp reads and writes the
+    -- columns directly, by name and type.
 );
 CREATE INDEX ledger_entries_cycle ON coord.ledger_entries (cycle_id, account);
 COMMENT ON TABLE coord.ledger_entries IS
@@ -32,14 +36,16 @@ COMMENT ON TABLE coord.ledger_entries IS
 SELECT pg_catalog.pg_extension_config_dump('coord.ledger_entries', '');
 SELECT pg_catalog.pg_extension_config_dump('coord.ledger_entries_entry_id_seq', '');
 
--- Not SECURITY DEFINER: coord.ledger_post runs no SQL and resolves no name
--- through search_path; it reads the key's entry and the fencing lease through
--- their unique indexes and inserts the entry directly (src/pg/ledger/ledger_store.cpp),
--- because setting and restoring search_path on every call cost more than a
--- tenth of a post. If an administrator adds a trigger or a CHECK constraint
--- to coord.ledger_entries, the insert goes through SQL, run as the table's
--- owner with search_path pinned (src/pg/common/run_as_owner.hpp). EXECUTE is granted
--- to coord_user only.
+-- Not SECURITY DEFINER: the ledger functions act for the role that calls
+-- them (an entry belongs to the role that posted it). coord.ledger_post runs
+-- no SQL and resolves no name through search_path; it reads the key's entry
+-- and the fencing lease through their unique indexes and inserts the entry
+-- directly (src/pg/ledger/ledger_store.cpp), because setting and restoring
+-- search_path on every call cost more than a tenth of a post. Where the
+-- executor would do more (a trigger, a CHECK constraint, row-level security:
+-- src/pg/common/direct_write.hpp), the insert goes through SQL, run as the
+-- extension owner with search_path pinned (src/pg/common/run_as_owner.hpp),
+-- as is coord.ledger_settle's SQL. EXECUTE is granted to coord_user only.
 CREATE FUNCTION coord.ledger_post(cycle_id text, account text, amount numeric,
                                   currency text DEFAULT 'USD', idempotency_key text DEFAULT NULL,
                                   fence_name text DEFAULT NULL, fence_token bigint DEFAULT NULL)
@@ -53,27 +59,36 @@ COMMENT ON FUNCTION coord.ledger_post(text, text, numeric, text, text, text, big
     'another cycle_id, account, amount or currency raises PC002 and writes nothing. With '
     'fence_name/fence_token the post is written only while that token holds the lease (else PC001), '
     'in the same transaction. Amounts: finite, non-zero, at most the currency''s ISO 4217 decimal '
-    'places (2 by default).';
+    'places (2 by default). The entry belongs to the calling role; 42501 for a fence held by another '
+    'role and for a key whose entry the caller may not read (posted by a role whose privileges it '
+    'lacks).';
 
 CREATE FUNCTION coord.ledger_settle(entry_id bigint, status text, external_ref text DEFAULT NULL,
                                     fence_name text DEFAULT NULL, fence_token bigint DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'coord_ledger_settle'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION coord.ledger_settle(bigint, text, text, text, bigint) IS
     'Record the payment provider''s answer for a pending entry: status ''settled'' or ''failed'', '
     'with its reference. True when the entry moved; false when it already had exactly this status '
     'and external_ref; PC002 when it was settled differently. An entry never returns to pending. '
-    'Fenced like coord.ledger_post.';
+    'Fenced like coord.ledger_post. 42501 for an entry posted by another role (unless the caller is '
+    'coord_admin).';
 
-CREATE VIEW coord.ledger AS
+-- Only the entries the reader may read: pg_has_role is the reader's (not the
+-- view owner's). security_barrier: a reader's own functions in WHERE run
+-- only on those rows.
+CREATE VIEW coord.ledger WITH (security_barrier) AS
 SELECT entry_id, cycle_id, account, amount, currency, idempotency_key, status, external_ref,
-       fence_name, fence_token, created_at, settled_at
-FROM coord.ledger_entries;
+       fence_name, fence_token, created_at, settled_at, posted_by
+FROM coord.ledger_entries
+WHERE (SELECT pg_catalog.pg_has_role('coord_admin', 'USAGE'))
+   OR pg_catalog.pg_has_role(posted_by, 'USAGE');
 COMMENT ON VIEW coord.ledger IS
-    'Every ledger entry: the charge, its idempotency key (pass it to the payment provider), its '
-    'status (pending, settled, failed), the provider''s reference, and the lease fence it was '
-    'posted under.';
+    'The ledger entries the reader may read (posted by a role whose privileges it has; coord_admin: '
+    'all): the charge, its idempotency key (pass it to the payment provider), its status (pending, '
+    'settled, failed), the provider''s reference, the lease fence it was posted under, and the role '
+    'that posted it.';
 
 CREATE VIEW coord.cycles AS
 SELECT cycle_id,
@@ -88,10 +103,11 @@ SELECT cycle_id,
        pg_catalog.max(created_at) AS last_post_at,
        CASE WHEN pg_catalog.count(DISTINCT currency) = 1 THEN pg_catalog.min(currency) END
            AS currency
-FROM coord.ledger_entries
+FROM coord.ledger
 GROUP BY cycle_id;
 COMMENT ON VIEW coord.cycles IS
-    'One row per billing cycle: how many entries, how many pending/settled/failed, the settled '
+    'One row per billing cycle, over the entries the reader may read (coord.ledger): how many '
+    'entries, how many pending/settled/failed, the settled '
     'total, the first and last post. total_settled and currency are NULL when a cycle mixes '
     'currencies (amounts in different currencies are never added up): group coord.ledger by '
     'currency instead.';

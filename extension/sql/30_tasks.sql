@@ -1,6 +1,10 @@
 -- Durable task queue with claim leases (pending -> processing -> complete |
 -- pending again | dead), attempt history, and its sweep steps.
 --
+-- The task functions have invoker rights (as the lease functions,
+-- 10_leases.sql): a task's payload belongs to the role that enqueued it, a
+-- claim to the role that claimed; their SQL runs as the extension owner.
+--
 -- Hot path: coord.tasks holds only unfinished tasks (pending, processing) and
 -- dead ones. A completed task moves to coord.tasks_complete in the transaction
 -- that completes it, and is pruned from there after coord.completed_retention.
@@ -24,7 +28,12 @@ CREATE TABLE coord.tasks (
     lease_expires_at timestamptz,
     created_at       timestamptz NOT NULL,
     finished_at      timestamptz,                   -- dead: when
-    last_error       text
+    last_error       text,
+    -- Roles (regrole: see coord.lease_state). Who may read the task (payload,
+    -- result, errors) follows from enqueued_by; only claimed_by (or
+    -- coord_admin) may heartbeat, complete or fail the claim.
+    enqueued_by      regrole NOT NULL,
+    claimed_by       regrole                        -- processing: the claimant's role
     -- No CHECK constraints: PostgreSQL re-parses them for every statement that
     -- writes a row, and only the coord.* functions (which enforce the rules in
     -- src/core/queue/task.hpp) write here. Claimed fields are set exactly while
@@ -63,7 +72,9 @@ CREATE TABLE coord.tasks_complete (
     execution_id uuid NOT NULL,
     worker       text NOT NULL,
     started_at   timestamptz NOT NULL,
-    result       jsonb
+    result       jsonb,
+    enqueued_by  regrole NOT NULL,
+    claimed_by   regrole NOT NULL                   -- the completing claim's role
 );
 -- Completion times only grow: a BRIN index finds what to prune at almost no
 -- cost per completion.
@@ -99,9 +110,10 @@ CREATE FUNCTION coord.enqueue(queue text, payload jsonb, run_at timestamptz DEFA
                               dedupe_key text DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'coord_enqueue'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text) IS
-    'Add a task to `queue` and return its id. run_at: earliest start (default now); priority: '
+    'Add a task to `queue` and return its id; the task''s payload belongs to the calling role '
+    '(see coord.task). run_at: earliest start (default now); priority: '
     'higher first; max_attempts: attempts before dead-lettering. With dedupe_key, while a task of '
     'the queue with that key is pending or processing, its id is returned and nothing is added.';
 
@@ -109,75 +121,76 @@ CREATE FUNCTION coord.claim(queue text, worker text, ttl interval DEFAULT '10 mi
                             batch integer DEFAULT 1)
 RETURNS TABLE (task_id bigint, payload jsonb, attempt integer, token bigint, execution_id uuid)
 AS 'MODULE_PATHNAME', 'coord_claim'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 1;
+LANGUAGE C VOLATILE ROWS 1;
 COMMENT ON FUNCTION coord.claim(text, text, interval, integer) IS
     'Claim up to `batch` due tasks of `queue` for `worker` until now + ttl: highest priority '
     'first, then oldest. Never gives a task to two claimants; concurrent claimers skip each '
-    'other''s rows instead of waiting. Pass task_id and token to heartbeat, complete or fail.';
+    'other''s rows instead of waiting. Pass task_id and token to heartbeat, complete or fail, as '
+    'the same role: the claims belong to it.';
 
 CREATE FUNCTION coord.heartbeat(task_id bigint, token bigint, ttl interval DEFAULT '10 minutes')
 RETURNS timestamptz
 AS 'MODULE_PATHNAME', 'coord_heartbeat'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION coord.heartbeat(bigint, bigint, interval) IS
     'Extend the claim `token` of a task to now + ttl; returns the new expiry. PC001 '
-    '(lease_lost) when the claim was lost (requeued after it expired, or finished).';
+    '(lease_lost) when the claim was lost (requeued after it expired, or finished); 42501 when the '
+    'claim belongs to another role (unless the caller is coord_admin).';
 
 CREATE FUNCTION coord.complete(task_id bigint, token bigint, result jsonb DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'coord_complete'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION coord.complete(bigint, bigint, jsonb) IS
     'Mark the task complete under claim `token`, keeping `result` in its attempt history: true. '
     'Repeating the same completion returns false and changes nothing. PC001 (lease_lost) when '
-    'token is not the task''s current claim. Call it in the transaction of the task''s own writes '
-    'so that they commit together.';
+    'token is not the task''s current claim; 42501 when the claim belongs to another role (unless '
+    'the caller is coord_admin). Call it in the transaction of the task''s own writes so that they '
+    'commit together.';
 
 CREATE FUNCTION coord.fail(task_id bigint, token bigint, error text, retry_in interval DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'coord_fail'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION coord.fail(bigint, bigint, text, interval) IS
     'Record a failed attempt under claim `token` and return the new state: pending (again after '
     'retry_in, or by default after exponential backoff with jitter: 1 s doubling per attempt, '
     'capped at 1 hour) or dead once max_attempts attempts were made. PC001 when token is not the '
-    'current claim.';
+    'current claim; 42501 when the claim belongs to another role (unless the caller is coord_admin).';
 
 CREATE FUNCTION coord.retry_dead(task_id bigint)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'coord_retry_dead'
-LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION coord.retry_dead(bigint) IS
     'Administrators only (coord_admin): make a dead task pending again, due now, with one more '
     'attempt if its attempts were used up. True when a dead task was revived; false when the task '
     'is not dead. PC003 when another unfinished task of the queue has the same dedupe_key.';
 
-CREATE FUNCTION coord.task(task_id bigint)
+CREATE FUNCTION coord.task_record(task_id bigint)
 RETURNS TABLE (id bigint, queue text, state text, payload jsonb, priority integer,
                run_at timestamptz, attempts integer, max_attempts integer, dedupe_key text,
                token bigint, worker text, execution_id uuid, claimed_at timestamptz,
                lease_expires_at timestamptz, created_at timestamptz, finished_at timestamptz,
-               last_error text, result jsonb, attempt_history jsonb)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+               last_error text, result jsonb, attempt_history jsonb,
+               enqueued_by regrole, claimed_by regrole)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    IF task.task_id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'task_id must not be NULL';
-    END IF;
     RETURN QUERY
     WITH ended AS (
         SELECT a.attempt, a.execution_id, a.worker, a.token, a.started_at, a.ended_at,
                a.outcome, a.error, NULL::jsonb AS result
-        FROM coord.task_attempts a WHERE a.task_id = task.task_id
+        FROM coord.task_attempts a WHERE a.task_id = task_record.task_id
         UNION ALL
         SELECT c.attempts, c.execution_id, c.worker, c.token, c.started_at, c.completed_at,
                'complete', NULL, c.result
-        FROM coord.tasks_complete c WHERE c.id = task.task_id
+        FROM coord.tasks_complete c WHERE c.id = task_record.task_id
         UNION ALL
         SELECT p.attempts, p.execution_id, p.worker, p.token, p.claimed_at, NULL,
                'running', NULL, NULL
-        FROM coord.tasks p WHERE p.id = task.task_id AND p.state = 'processing'
+        FROM coord.tasks p WHERE p.id = task_record.task_id AND p.state = 'processing'
     ), history AS (
         SELECT COALESCE(jsonb_agg(jsonb_build_object(
                    'attempt', e.attempt, 'execution_id', e.execution_id, 'worker', e.worker,
@@ -188,20 +201,35 @@ BEGIN
     )
     SELECT t.id, t.queue, t.state, t.payload, t.priority, t.run_at, t.attempts, t.max_attempts,
            t.dedupe_key, t.token, t.worker, t.execution_id, t.claimed_at, t.lease_expires_at,
-           t.created_at, t.finished_at, t.last_error, NULL::jsonb, h.attempts
-    FROM coord.tasks t, history h WHERE t.id = task.task_id
+           t.created_at, t.finished_at, t.last_error, NULL::jsonb, h.attempts, t.enqueued_by,
+           t.claimed_by
+    FROM coord.tasks t, history h WHERE t.id = task_record.task_id
     UNION ALL
     SELECT c.id, c.queue, 'complete', c.payload, c.priority, NULL, c.attempts, c.max_attempts,
            c.dedupe_key, c.token, c.worker, c.execution_id, c.started_at, NULL, c.created_at,
-           c.completed_at, NULL, c.result, h.attempts
-    FROM coord.tasks_complete c, history h WHERE c.id = task.task_id;
+           c.completed_at, NULL, c.result, h.attempts, c.enqueued_by, c.claimed_by
+    FROM coord.tasks_complete c, history h WHERE c.id = task_record.task_id;
 END
 $$;
+COMMENT ON FUNCTION coord.task_record(bigint) IS
+    'Internal: the record coord.task() returns, with the roles that decide who may read it. Not '
+    'granted to anyone; coord.task() runs it as the extension owner.';
+
+CREATE FUNCTION coord.task(task_id bigint)
+RETURNS TABLE (id bigint, queue text, state text, payload jsonb, priority integer,
+               run_at timestamptz, attempts integer, max_attempts integer, dedupe_key text,
+               token bigint, worker text, execution_id uuid, claimed_at timestamptz,
+               lease_expires_at timestamptz, created_at timestamptz, finished_at timestamptz,
+               last_error text, result jsonb, attempt_history jsonb)
+AS 'MODULE_PATHNAME', 'coord_task'
+LANGUAGE C VOLATILE ROWS 1;
 COMMENT ON FUNCTION coord.task(bigint) IS
     'The whole record of a task, whatever its state (no row if it never existed or was pruned): '
     'its fields, the result of the attempt that completed it, and attempt_history, a JSON array '
     'of every attempt (attempt, execution_id, worker, token, started_at, ended_at, outcome '
-    '[running, complete, failed, expired], error, result).';
+    '[running, complete, failed, expired], error, result). 42501 unless the caller has the '
+    'privileges of the role that enqueued the task, is the role of its current or completing claim, '
+    'or is coord_admin.';
 
 CREATE VIEW coord.queue_stats AS
 WITH settings AS (

@@ -11,7 +11,7 @@ CREATE TABLE coord.shard_state (
     migration_id bigint,                 -- the latest migration (active or finished)
     created_at   timestamptz NOT NULL
     -- coord.route reads this row by its primary key without SQL
-    -- (src/pg/shards/shard_store.cpp): keep the column order.
+    -- (src/pg/shards/shard_store.cpp), its columns by name and type.
 );
 COMMENT ON TABLE coord.shard_state IS
     'One row per shard: its home node, its current routing epoch and phase, and its latest '
@@ -62,8 +62,8 @@ CREATE TABLE coord.shard_watermark (
     applied_at  timestamptz NOT NULL,    -- server time the watermark reached `applied`
     reported_at timestamptz NOT NULL,    -- server time of the node's last report
     PRIMARY KEY (shard, node)
-    -- coord.route reads `applied` (column 3) through the primary key without
-    -- SQL (src/pg/shards/shard_store.cpp): keep the column order.
+    -- coord.route reads `applied` through the primary key without SQL
+    -- (src/pg/shards/shard_store.cpp), by name and type.
 ) WITH (fillfactor = 70);
 COMMENT ON TABLE coord.shard_watermark IS
     'The highest version each node reported having applied for a shard (never decreases), with '

@@ -31,7 +31,7 @@ $standby->start;
 my $id = $primary->safe_psql('postgres', "SELECT coord.enqueue('jobs', '{\"n\": 1}')");
 my $token = $primary->safe_psql('postgres',
     "SELECT token FROM coord.claim('jobs', 'doomed-worker', ttl => '5 seconds')");
-is($token, '1', 'the task was claimed on the primary');
+like($token, qr/^\d+$/, 'the task was claimed on the primary');
 $primary->wait_for_catchup($standby);
 $primary->stop('immediate');
 
@@ -72,8 +72,8 @@ like($log, qr/pg_coord sweeper: \{[^\n]*"tasks_requeued": 1/, 'the worker logged
 
 # The promoted server's queue works: the task is claimed again with a new token.
 $standby->safe_psql('postgres', "UPDATE coord.tasks SET run_at = clock_timestamp() WHERE id = $id");
-is($standby->safe_psql('postgres', "SELECT token FROM coord.claim('jobs', 'new-worker')"),
-    '2', 'the task is claimed again with a larger token');
+cmp_ok($standby->safe_psql('postgres', "SELECT token FROM coord.claim('jobs', 'new-worker')"),
+    '>', $token, 'the task is claimed again with a larger token');
 
 # SIGHUP: the worker reloads its settings.
 $standby->safe_psql('postgres', "ALTER SYSTEM SET coord.sweep_interval = '150ms'");
@@ -105,15 +105,18 @@ ok($standby->poll_query_until('postgres',
         "SELECT count(*) = 1 FROM ($sweeper_pid_query) s WHERE pid <> $pid_before"),
     'after SIGTERM the worker exited and was started again');
 
-# A whole sweep that fails (here: the sweep lock is held by another session
-# longer than the worker's lock_timeout) is rolled back and logged, and the
-# loop goes on.
+# A whole sweep that fails (here: a superuser holds pg_extension locked
+# longer than the worker's lock_timeout, so the worker cannot even look up
+# the extension) is rolled back and logged, and the loop goes on. (No other
+# role can do this; tests/scenarios/sweeper_not_stalled shows what they can
+# do instead.)
 my $holder = $standby->background_psql('postgres');
-$holder->query_safe("SELECT pg_advisory_lock(8099739131436803440)");
+$holder->query_safe("BEGIN");
+$holder->query_safe("LOCK TABLE pg_catalog.pg_extension IN ACCESS EXCLUSIVE MODE");
 ok($standby->wait_for_log(
         qr/pg_coord sweeper: sweep failed and was rolled back: canceling statement due to lock timeout/),
     'a failed sweep is logged');
-$holder->query_safe("SELECT pg_advisory_unlock(8099739131436803440)");
+$holder->query_safe("ROLLBACK");
 $holder->quit;
 $standby->safe_psql('postgres', "UPDATE coord.tasks SET run_at = clock_timestamp() WHERE id = $id");
 $standby->safe_psql('postgres',

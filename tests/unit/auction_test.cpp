@@ -2,6 +2,7 @@
 #include "core/registers/auction.hpp"
 
 #include "error_of.hpp"
+#include "fake_caller.hpp"
 
 #include <gtest/gtest.h>
 
@@ -98,16 +99,16 @@ TEST(DecideBid, AfterCloseIsAnInvalidTransition) {
 
 TEST(DecideClose, TheOpenerOrAnAdminBeforeClosesAtAnyoneAfter) {
     auto s = open_auction();
-    EXPECT_EQ(decide_close(s, Caller{kOpener, false}, "a", kNow), CloseOutcome::close);
-    EXPECT_EQ(decide_close(s, Caller{999, true}, "a", kNow), CloseOutcome::close);
-    EXPECT_EQ(sqlstate_of([&] { decide_close(s, Caller{200, false}, "a", kNow); }), "42501");
-    EXPECT_EQ(decide_close(s, Caller{200, false}, "a", s.closes_at), CloseOutcome::close);
+    EXPECT_EQ(decide_close(s, FakeCaller{kOpener}, "a", kNow), CloseOutcome::close);
+    EXPECT_EQ(decide_close(s, FakeCaller{999, true}, "a", kNow), CloseOutcome::close);
+    EXPECT_EQ(sqlstate_of([&] { decide_close(s, FakeCaller{200}, "a", kNow); }), "42501");
+    EXPECT_EQ(decide_close(s, FakeCaller{200}, "a", s.closes_at), CloseOutcome::close);
 }
 
 TEST(DecideClose, IsIdempotent) {
     auto s = open_auction();
     s.closed_at = kNow;
-    EXPECT_EQ(decide_close(s, Caller{200, false}, "a", kNow), CloseOutcome::already_closed);
+    EXPECT_EQ(decide_close(s, FakeCaller{200}, "a", kNow), CloseOutcome::already_closed);
 }
 
 TEST(ClosedAtFor, NeverAfterClosesAt) {
@@ -117,21 +118,21 @@ TEST(ClosedAtFor, NeverAfterClosesAt) {
 }
 
 TEST(DecideOpen, CreatesWithAFutureClose) {
-    Caller opener{kOpener, false};
+    FakeCaller opener{kOpener};
     EXPECT_EQ(decide_open(std::nullopt, opener, "a", kNow + 1, 0, kNow), OpenOutcome::create);
     EXPECT_EQ(sqlstate_of([&] { decide_open(std::nullopt, opener, "a", kNow, 0, kNow); }), "22023");
 }
 
 TEST(DecideOpen, ARetryChangesNothingAnythingElseIsADuplicate) {
     auto s = open_auction();
-    Caller opener{kOpener, false};
+    FakeCaller opener{kOpener};
     EXPECT_EQ(decide_open(s, opener, "a", s.closes_at, s.reserve, kNow), OpenOutcome::unchanged);
     EXPECT_EQ(decide_open(s, opener, "a", s.closes_at, s.reserve, s.closes_at + 1),
               OpenOutcome::unchanged);
     EXPECT_EQ(sqlstate_of([&] { decide_open(s, opener, "a", s.closes_at + 1, s.reserve, kNow); }),
               "42710");
     EXPECT_EQ(sqlstate_of([&] { decide_open(s, opener, "a", s.closes_at, 5, kNow); }), "42710");
-    EXPECT_EQ(sqlstate_of([&] { decide_open(s, Caller{200, false}, "a", s.closes_at, s.reserve, kNow); }),
+    EXPECT_EQ(sqlstate_of([&] { decide_open(s, FakeCaller{200}, "a", s.closes_at, s.reserve, kNow); }),
               "42710");
 }
 

@@ -3,6 +3,7 @@
 #include "core/election/election.hpp"
 
 #include "error_of.hpp"
+#include "fake_caller.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,10 +13,11 @@ namespace {
 
 constexpr Micros kNow = 1'000'000'000;
 constexpr RoleId kAlice = 100, kBob = 200;
-const Caller alice{kAlice, false}, bob{kBob, false}, admin{300, true};
+const FakeCaller alice{kAlice}, bob{kBob}, admin{300, true};
 
-LeaseRecord lease(const char* owner, Token token, Micros expires_at) {
-    return LeaseRecord{std::string(owner), token, kNow - 10, expires_at};
+// A holding of `role` (alice's unless told).
+LeaseRecord lease(const char* owner, Token token, Micros expires_at, RoleId role = kAlice) {
+    return LeaseRecord{std::string(owner), token, kNow - 10, expires_at, role};
 }
 
 ElectionRecord record(Term term, const char* leader, RoleId role, bool ended = false) {
@@ -105,19 +107,19 @@ TEST(DecideLeaderWait, EndsAtTheDeadline) {
 }
 
 TEST(DecideResign, OnlyTheLiveTermResigns) {
-    EXPECT_TRUE(decide_resign(lease("a", 7, kNow + 5), record(7, "a", kAlice), 7, alice, "db", kNow));
-    EXPECT_FALSE(decide_resign(lease("a", 7, kNow + 5), record(7, "a", kAlice), 6, alice, "db", kNow));
-    EXPECT_FALSE(decide_resign(lease("a", 7, kNow), record(7, "a", kAlice), 7, alice, "db", kNow));
-    EXPECT_FALSE(decide_resign(std::nullopt, std::nullopt, 7, alice, "db", kNow));
+    EXPECT_TRUE(decide_resign(lease("a", 7, kNow + 5), 7, alice, "db", kNow));
+    EXPECT_FALSE(decide_resign(lease("a", 7, kNow + 5), 6, alice, "db", kNow));
+    EXPECT_FALSE(decide_resign(lease("a", 7, kNow), 7, alice, "db", kNow));
+    EXPECT_FALSE(decide_resign(std::nullopt, 7, alice, "db", kNow));
 }
 
 TEST(DecideResign, AnotherRolesLiveTermIsRefusedButAnOldOneIsJustNotCurrent) {
     EXPECT_EQ(sqlstate_of([] {
-                  decide_resign(lease("a", 7, kNow + 5), record(7, "a", kAlice), 7, bob, "db", kNow);
+                  decide_resign(lease("a", 7, kNow + 5), 7, bob, "db", kNow);
               }),
               "42501");
-    EXPECT_FALSE(decide_resign(lease("a", 7, kNow + 5), record(7, "a", kAlice), 6, bob, "db", kNow));
-    EXPECT_TRUE(decide_resign(lease("a", 7, kNow + 5), record(7, "a", kAlice), 7, admin, "db", kNow));
+    EXPECT_FALSE(decide_resign(lease("a", 7, kNow + 5), 6, bob, "db", kNow));
+    EXPECT_TRUE(decide_resign(lease("a", 7, kNow + 5), 7, admin, "db", kNow));
 }
 
 TEST(TermEndUnannounced, ALiveTermHasNotEnded) {

@@ -3,6 +3,7 @@
 #include "core/ledger/ledger.hpp"
 
 #include "error_of.hpp"
+#include "fake_caller.hpp"
 
 #include <gtest/gtest.h>
 
@@ -118,7 +119,9 @@ TEST(LedgerPost, RequestValidatesEveryArgument) {
     EXPECT_EQ(post(c, a, m, u, std::string_view(long_key)).first, "22023");
 }
 
-coord::StoredEntry stored() { return {17, "c1", "a1", "5.00", "EUR"}; }
+const FakeCaller app{kApp};
+
+coord::StoredEntry stored() { return {17, "c1", "a1", "5.00", "EUR", kApp}; }
 
 coord::PostRequest request(std::string cycle = "c1", std::string account = "a1",
                            std::string amount = "5.00", std::string currency = "EUR") {
@@ -127,11 +130,11 @@ coord::PostRequest request(std::string cycle = "c1", std::string account = "a1",
 
 TEST(LedgerReplay, SamePostIsAReplay) {
     EXPECT_TRUE(coord::post_differences(stored(), request()).empty());
-    EXPECT_NO_THROW(coord::check_replay(stored(), request()));
+    EXPECT_NO_THROW(coord::check_replay(stored(), request(), app));
     // The stored numeric may print with another scale.
     auto s = stored();
     s.amount = "5.0";
-    EXPECT_NO_THROW(coord::check_replay(s, request()));
+    EXPECT_NO_THROW(coord::check_replay(s, request(), app));
 }
 
 TEST(LedgerReplay, DifferentRequestIsAConflictNamingTheFields) {
@@ -142,11 +145,11 @@ TEST(LedgerReplay, DifferentRequestIsAConflictNamingTheFields) {
     EXPECT_EQ(coord::post_differences(stored(), request("c1", "a1", "5.00", "USD")), V{"currency"});
     EXPECT_EQ(coord::post_differences(stored(), request("c1", "a1", "6.00", "USD")),
               (V{"amount", "currency"}));
-    auto e = error_of([] { coord::check_replay(stored(), request("c1", "a1", "6.00", "USD")); });
+    auto e = error_of([] { coord::check_replay(stored(), request("c1", "a1", "6.00", "USD"), app); });
     EXPECT_EQ(e.first, "PC002");
     EXPECT_EQ(e.second, "idempotency_key \"k\" was already used with a different amount and currency");
     try {
-        coord::check_replay(stored(), request("c9", "a9", "6.00", "USD"));
+        coord::check_replay(stored(), request("c9", "a9", "6.00", "USD"), app);
         FAIL();
     } catch (const coord::Error& err) {
         EXPECT_STREQ(err.what(), "idempotency_key \"k\" was already used with a different cycle_id, "
@@ -154,6 +157,49 @@ TEST(LedgerReplay, DifferentRequestIsAConflictNamingTheFields) {
         EXPECT_EQ(err.detail(), "Entry 17 has cycle_id \"c1\", account \"a1\", 5.00 EUR; this post "
                                 "has cycle_id \"c9\", account \"a9\", 6.00 USD.");
     }
+}
+
+// An entry belongs to the role that posted it: another role replaying its
+// key gets 42501 before anything about the entry is said (not its fields in
+// a PC002 detail); a role with the poster's privileges, or coord_admin, may.
+TEST(LedgerReplay, AnotherRolesEntryIsNotReadable) {
+    FakeCaller other{kOther};
+    auto e = error_of([&] { coord::check_replay(stored(), request(), other); });
+    EXPECT_EQ(e, (std::pair<std::string, std::string>{
+                     "42501", "permission denied to read ledger entry 17 (idempotency_key \"k\")"}));
+    EXPECT_EQ(error_of([&] { coord::check_replay(stored(), request("c2"), other); }).first, "42501");
+    try {
+        coord::check_replay(stored(), request("c2"), other);
+    } catch (const coord::Error& err) {
+        EXPECT_EQ(err.detail(), "Ledger entry 17 (idempotency_key \"k\") was posted by role \"app\"; "
+                                "this call runs as role \"other\".");
+    }
+    FakeCaller member{kOther};
+    member.inherits.insert(kApp);
+    EXPECT_NO_THROW(coord::check_replay(stored(), request(), member));
+    FakeCaller ops{kOps, /*admin=*/true};
+    EXPECT_NO_THROW(coord::check_replay(stored(), request(), ops));
+    EXPECT_EQ(error_of([&] { coord::check_replay(stored(), request("c2"), ops); }).first, "PC002");
+}
+
+TEST(LedgerReplay, TheSameRoleAsksNothing) {
+    FakeCaller me{kApp};
+    coord::check_replay(stored(), request(), me);
+    EXPECT_EQ(me.admin_asked + me.privileges_asked, 0);
+}
+
+TEST(LedgerSettle, AnotherRolesEntryIsRefusedEvenForMembers) {
+    coord::SettleState pending{EntryStatus::pending, std::nullopt, kApp};
+    FakeCaller member{kOther};
+    member.inherits.insert(kApp);  // may read it, but acting needs the role itself
+    auto e = error_of([&] { coord::decide_settle(5, pending, EntryStatus::settled, std::nullopt, member); });
+    EXPECT_EQ(e, (std::pair<std::string, std::string>{"42501", "permission denied to settle ledger entry 5"}));
+    // Refused before the PC002 that would describe the stored settle.
+    coord::SettleState settled{EntryStatus::settled, std::string("ch_1"), kApp};
+    EXPECT_EQ(error_of([&] { coord::decide_settle(5, settled, EntryStatus::failed, std::nullopt, member); }).first,
+              "42501");
+    FakeCaller ops{kOps, /*admin=*/true};
+    EXPECT_TRUE(coord::decide_settle(5, pending, EntryStatus::settled, std::nullopt, ops));
 }
 
 TEST(LedgerStatus, SettleStatusArgument) {
@@ -170,41 +216,41 @@ TEST(LedgerStatus, SettleStatusArgument) {
 }
 
 TEST(LedgerSettle, PendingMovesOnce) {
-    coord::SettleState pending{EntryStatus::pending, std::nullopt};
-    EXPECT_TRUE(coord::decide_settle(1, pending, EntryStatus::settled, std::string_view("ch_1")));
-    EXPECT_TRUE(coord::decide_settle(1, pending, EntryStatus::failed, std::nullopt));
+    coord::SettleState pending{EntryStatus::pending, std::nullopt, kApp};
+    EXPECT_TRUE(coord::decide_settle(1, pending, EntryStatus::settled, std::string_view("ch_1"), app));
+    EXPECT_TRUE(coord::decide_settle(1, pending, EntryStatus::failed, std::nullopt, app));
 }
 
 TEST(LedgerSettle, SameSettleAgainIsANoOp) {
-    coord::SettleState settled{EntryStatus::settled, std::string("ch_1")};
-    EXPECT_FALSE(coord::decide_settle(1, settled, EntryStatus::settled, std::string_view("ch_1")));
-    coord::SettleState failed{EntryStatus::failed, std::nullopt};
-    EXPECT_FALSE(coord::decide_settle(1, failed, EntryStatus::failed, std::nullopt));
+    coord::SettleState settled{EntryStatus::settled, std::string("ch_1"), kApp};
+    EXPECT_FALSE(coord::decide_settle(1, settled, EntryStatus::settled, std::string_view("ch_1"), app));
+    coord::SettleState failed{EntryStatus::failed, std::nullopt, kApp};
+    EXPECT_FALSE(coord::decide_settle(1, failed, EntryStatus::failed, std::nullopt, app));
 }
 
 TEST(LedgerSettle, ConflictingSettleIsCO002) {
-    coord::SettleState settled{EntryStatus::settled, std::string("ch_1")};
+    coord::SettleState settled{EntryStatus::settled, std::string("ch_1"), kApp};
     auto other_status = error_of(
-        [&] { coord::decide_settle(4, settled, EntryStatus::failed, std::string_view("ch_1")); });
+        [&] { coord::decide_settle(4, settled, EntryStatus::failed, std::string_view("ch_1"), app); });
     EXPECT_EQ(other_status, (std::pair<std::string, std::string>{"PC002",
                                                                   "ledger entry 4 is already settled"}));
     EXPECT_EQ(error_of([&] {
-                  coord::decide_settle(4, settled, EntryStatus::settled, std::string_view("ch_2"));
+                  coord::decide_settle(4, settled, EntryStatus::settled, std::string_view("ch_2"), app);
               }).first,
               "PC002");
-    EXPECT_EQ(error_of([&] { coord::decide_settle(4, settled, EntryStatus::settled, std::nullopt); })
+    EXPECT_EQ(error_of([&] { coord::decide_settle(4, settled, EntryStatus::settled, std::nullopt, app); })
                   .first,
               "PC002");
-    coord::SettleState failed{EntryStatus::failed, std::nullopt};
+    coord::SettleState failed{EntryStatus::failed, std::nullopt, kApp};
     EXPECT_EQ(error_of([&] {
-                  coord::decide_settle(4, failed, EntryStatus::settled, std::string_view("ch_3"));
+                  coord::decide_settle(4, failed, EntryStatus::settled, std::string_view("ch_3"), app);
               }).first,
               "PC002");
 }
 
 TEST(LedgerSettle, NeverBackToPending) {
-    coord::SettleState settled{EntryStatus::settled, std::string("ch_1")};
-    EXPECT_EQ(error_of([&] { coord::decide_settle(4, settled, EntryStatus::pending, std::nullopt); })
+    coord::SettleState settled{EntryStatus::settled, std::string("ch_1"), kApp};
+    EXPECT_EQ(error_of([&] { coord::decide_settle(4, settled, EntryStatus::pending, std::nullopt, app); })
                   .first,
               "PC003");
     EXPECT_STREQ(coord::to_string(EntryStatus::pending), "pending");

@@ -2,6 +2,7 @@
 #include "core/registers/register.hpp"
 
 #include "error_of.hpp"
+#include "fake_caller.hpp"
 
 #include <gtest/gtest.h>
 
@@ -49,9 +50,9 @@ TEST(CasMatches, OnlyTheCurrentVersionMatches) {
 }
 
 TEST(RequireRegisterAccess, TheWritingRoleOrAnAdministrator) {
-    EXPECT_EQ(sqlstate_of([] { require_register_access(Caller{100, false}, 100, "k"); }), "none");
-    EXPECT_EQ(sqlstate_of([] { require_register_access(Caller{300, true}, 100, "k"); }), "none");
-    auto [code, message] = error_of([] { require_register_access(Caller{200, false}, 100, "k"); });
+    EXPECT_EQ(sqlstate_of([] { require_register_access(FakeCaller{100}, 100, "k"); }), "none");
+    EXPECT_EQ(sqlstate_of([] { require_register_access(FakeCaller{300, true}, 100, "k"); }), "none");
+    auto [code, message] = error_of([] { require_register_access(FakeCaller{200}, 100, "k"); });
     EXPECT_EQ(code, "42501");
     EXPECT_EQ(message, "permission denied to use register \"k\"");
 }

@@ -3,6 +3,7 @@
 #include "core/queue/task.hpp"
 
 #include "error_of.hpp"
+#include "fake_caller.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +16,7 @@ namespace {
 constexpr Micros kNow = 1'000'000'000'000;
 
 TaskClaimState processing(std::int64_t token, std::int32_t attempts, std::int32_t max_attempts) {
-    return TaskClaimState{TaskState::processing, token, attempts, max_attempts};
+    return TaskClaimState{TaskState::processing, token, attempts, max_attempts, kApp};
 }
 
 }  // namespace
@@ -53,11 +54,6 @@ TEST(TaskClaim, MessageNamesTaskAndTokens) {
         EXPECT_EQ(std::string(e.what()), "cannot complete task 77: claim 3 is not the current claim");
         EXPECT_NE(e.detail().find("current claim token is 4"), std::string::npos);
     }
-}
-
-TEST(TaskClaim, TokensStrictlyIncrease) {
-    EXPECT_GT(next_claim_token(0), 0);
-    EXPECT_GT(next_claim_token(41), 41);
 }
 
 TEST(TaskRetry, FailBeforeMaxAttemptsIsPendingAgain) {
@@ -155,4 +151,62 @@ TEST(TaskArgs, ErrorTextIsRequiredAndTruncatedAtCharacterBoundary) {
     EXPECT_NE(cut.find("[truncated]"), std::string::npos);
     std::string body = cut.substr(0, cut.find(" ... [truncated]"));
     EXPECT_EQ(body.size() % 2, 0u);  // whole two-byte characters only
+}
+
+// A claim belongs to the role that claimed.
+TEST(TaskClaimRole, TheClaimantsRoleMayActWithoutALookUp) {
+    FakeCaller me{kApp};
+    EXPECT_EQ(sqlstate_of([&] { require_claim_role(processing(3, 1, 5), 7, me, "complete"); }), "none");
+    EXPECT_EQ(me.admin_asked, 0);
+}
+
+TEST(TaskClaimRole, AnotherRoleIsRefusedNamingTheClaimant) {
+    FakeCaller other{kOther};
+    auto e = error_of([&] { require_claim_role(processing(3, 1, 5), 7, other, "heartbeat"); });
+    EXPECT_EQ(e, (std::pair<std::string, std::string>{"42501", "permission denied to heartbeat task 7"}));
+    try {
+        require_claim_role(processing(3, 1, 5), 7, other, "fail");
+    } catch (const Error& err) {
+        EXPECT_EQ(err.detail(), "Task 7 is claimed by role \"app\"; this call runs as role \"other\".");
+    }
+    TaskClaimState done{TaskState::complete, 3, 1, 5, kApp};
+    try {
+        require_claim_role(done, 7, other, "complete");
+        FAIL();
+    } catch (const Error& err) {
+        EXPECT_EQ(err.detail(), "Task 7 was completed by role \"app\"; this call runs as role \"other\".");
+    }
+    // A member of the claimant's role acts only as that role (SET ROLE).
+    FakeCaller member{kOther};
+    member.inherits.insert(kApp);
+    EXPECT_EQ(sqlstate_of([&] { require_claim_role(processing(3, 1, 5), 7, member, "complete"); }), "42501");
+}
+
+TEST(TaskClaimRole, AnAdministratorMayAct) {
+    FakeCaller ops{kOps, /*admin=*/true};
+    EXPECT_EQ(sqlstate_of([&] { require_claim_role(processing(3, 1, 5), 7, ops, "complete"); }), "none");
+}
+
+TEST(TaskReader, EnqueuerClaimantMembersAndAdministratorsMayRead) {
+    FakeCaller me{kApp};
+    EXPECT_EQ(sqlstate_of([&] { require_task_reader(me, 7, kApp, std::nullopt); }), "none");
+    EXPECT_EQ(me.admin_asked + me.privileges_asked, 0);
+    FakeCaller claimant{kOther};
+    EXPECT_EQ(sqlstate_of([&] { require_task_reader(claimant, 7, kApp, kOther); }), "none");
+    FakeCaller member{kOther};
+    member.inherits.insert(kApp);
+    EXPECT_EQ(sqlstate_of([&] { require_task_reader(member, 7, kApp, std::nullopt); }), "none");
+    FakeCaller ops{kOps, /*admin=*/true};
+    EXPECT_EQ(sqlstate_of([&] { require_task_reader(ops, 7, kApp, kOther); }), "none");
+}
+
+TEST(TaskReader, AnyOtherRoleIsRefused) {
+    FakeCaller other{kOther};
+    auto e = error_of([&] { require_task_reader(other, 7, kApp, kOps); });
+    EXPECT_EQ(e, (std::pair<std::string, std::string>{"42501", "permission denied to read task 7"}));
+    try {
+        require_task_reader(other, 7, kApp, std::nullopt);
+    } catch (const Error& err) {
+        EXPECT_EQ(err.detail(), "Task 7 was enqueued by role \"app\"; this call runs as role \"other\".");
+    }
 }

@@ -4,6 +4,7 @@
 #include "core/common/cpp_only.hpp"
 
 #include <cstdint>
+#include <limits>
 
 namespace coord {
 
@@ -22,9 +23,20 @@ struct IntervalParts {
     std::int64_t micros = 0;
 };
 
-constexpr Micros to_micros(const IntervalParts& i) {
-    return i.micros + static_cast<Micros>(i.days) * kMicrosPerDay +
-           static_cast<Micros>(i.months) * 30 * kMicrosPerDay;
+// The interval's length in microseconds, computed exactly and saturated at
+// the limits of Micros. Each field of a PostgreSQL interval can be as large
+// as about 178 million years, so months * 30 days alone can exceed 64 bits:
+// wrapped arithmetic would make such an interval any length at all (even
+// "1 hour"), while a saturated one stays larger (or smaller) than every
+// limit the API sets.
+constexpr Micros to_micros_saturated(const IntervalParts& i) {
+    __extension__ using Exact = __int128;  // months * 30 days in microseconds needs 73 bits
+    Exact exact = Exact{i.micros} + Exact{i.days} * kMicrosPerDay + Exact{i.months} * 30 * kMicrosPerDay;
+    constexpr Exact most = std::numeric_limits<Micros>::max();
+    constexpr Exact least = std::numeric_limits<Micros>::min();
+    return exact > most ? std::numeric_limits<Micros>::max()
+           : exact < least ? std::numeric_limits<Micros>::min()
+                           : static_cast<Micros>(exact);
 }
 
 }  // namespace coord

@@ -39,8 +39,8 @@ std::string describe_duration(Micros value) {
     return fmt::format("{} microseconds", value);
 }
 
-Micros require_duration(std::optional<Micros> value, const char* param, Micros max) {
-    Micros v = require_present(value, param);
+Micros require_duration(std::optional<IntervalParts> value, const char* param, Micros max) {
+    Micros v = to_micros_saturated(require_present(value, param));
     if (v <= 0)
         throw Error(sqlstate::invalid_parameter_value, fmt::format("{} must be positive", param));
     if (v > max)
@@ -49,8 +49,9 @@ Micros require_duration(std::optional<Micros> value, const char* param, Micros m
     return v;
 }
 
-Micros require_non_negative_duration(std::optional<Micros> value, const char* param, Micros max) {
-    Micros v = require_present(value, param);
+Micros require_non_negative_duration(std::optional<IntervalParts> value, const char* param,
+                                     Micros max) {
+    Micros v = to_micros_saturated(require_present(value, param));
     if (v < 0)
         throw Error(sqlstate::invalid_parameter_value,
                     fmt::format("{} must not be negative", param));

@@ -27,11 +27,14 @@ std::string_view require_text(std::optional<std::string_view> value, const char*
 template <typename T>
 T require_present(std::optional<T> value, const char* param);
 
-// Non-NULL, strictly positive, at most max.
-Micros require_duration(std::optional<Micros> value, const char* param, Micros max);
+// An interval argument, non-NULL, strictly positive, at most max; returned
+// in microseconds. Its length is computed exactly (to_micros_saturated): an
+// interval whose fields add up beyond 64 bits is too long, never wrapped.
+Micros require_duration(std::optional<IntervalParts> value, const char* param, Micros max);
 
-// Non-NULL, zero or positive, at most max.
-Micros require_non_negative_duration(std::optional<Micros> value, const char* param, Micros max);
+// The same, zero allowed.
+Micros require_non_negative_duration(std::optional<IntervalParts> value, const char* param,
+                                     Micros max);
 
 // Formats a duration for messages: "30 days", "1 hour", "250 ms".
 std::string describe_duration(Micros value);

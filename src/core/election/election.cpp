@@ -30,7 +30,8 @@ CampaignOutcome decide_campaign(const std::optional<ElectionRecord>& record,
     // Terms strictly increase per lease name, so a token other than the
     // recorded term is a term the record does not know yet.
     if (!record || record->term != *token) return CampaignOutcome::new_term;
-    require_may_act_for(caller, record->leader_role, describe_term(election, *token), "campaign in");
+    require_may_act(caller, "campaign in",
+                    RoleBound{describe_term(election, *token), "is held by", record->leader_role});
     return value_differs ? CampaignOutcome::proclaim : CampaignOutcome::heartbeat;
 }
 
@@ -52,12 +53,12 @@ LeaderWaitStep decide_leader_wait(const std::optional<LeaderState>& current,
     return {false, until};
 }
 
-bool decide_resign(const std::optional<LeaseRecord>& lease,
-                   const std::optional<ElectionRecord>& record, Term term, const Caller& caller,
+bool decide_resign(const std::optional<LeaseRecord>& lease, Term term, const Caller& caller,
                    std::string_view election, Micros now) {
     if (!lease || !lease->held_by_token(term, now)) return false;
-    if (record && record->term == term)
-        require_may_act_for(caller, record->leader_role, describe_term(election, term), "resign");
+    // The term is the lease's holding: it belongs to the holding's role.
+    require_may_act(caller, "resign",
+                    RoleBound{describe_term(election, term), "is held by", lease->holder_role});
     return true;
 }
 

@@ -7,7 +7,7 @@
 #pragma once
 #include "core/common/cpp_only.hpp"
 
-#include "core/common/holder_role.hpp"
+#include "core/common/roles.hpp"
 #include "core/common/time.hpp"
 #include "core/common/validate.hpp"
 #include "core/leases/lease.hpp"
@@ -79,8 +79,7 @@ LeaderWaitStep decide_leader_wait(const std::optional<LeaderState>& current,
 // True when `term` is the election's live term, so that resigning ends it;
 // false when it is not (already over, or never was: nothing to do). Throws
 // Error(insufficient_privilege) when it is live but another role's term.
-bool decide_resign(const std::optional<LeaseRecord>& lease,
-                   const std::optional<ElectionRecord>& record, Term term, const Caller& caller,
+bool decide_resign(const std::optional<LeaseRecord>& lease, Term term, const Caller& caller,
                    std::string_view election, Micros now);
 
 // True when the record's term is over (the lease lapsed, was released, or

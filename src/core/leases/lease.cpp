@@ -6,15 +6,33 @@
 
 namespace coord {
 
-AcquireDecision decide_acquire(const std::optional<LeaseRecord>& current, std::string_view owner,
-                               Micros now, Micros ttl) {
+namespace {
+
+// Throws 42501 unless `caller` may act on the live holding `current`.
+void require_holding_role(const LeaseRecord& current, std::string_view name, const Caller& caller,
+                          std::string_view action) {
+    if (current.holder_role == caller.role()) return;  // the common case: no look-up
+    std::string subject = fmt::format("lease \"{}\"", name);
+    require_may_act(caller, action, RoleBound{subject, "is held by", current.holder_role});
+}
+
+}  // namespace
+
+AcquireDecision decide_acquire(const std::optional<LeaseRecord>& current, std::string_view name,
+                               std::string_view owner, const Caller& caller, Micros now,
+                               Micros ttl, const TokenSource& new_token) {
     using Kind = AcquireDecision::Kind;
-    if (current && current->held_at(now)) {
+    if (!acquire_grants_new_holding(current, now)) {
         if (*current->owner != owner) return {Kind::busy};
-        return {Kind::extended, current->token, current->acquired_at, now + ttl};
+        require_holding_role(*current, name, caller, "acquire");
+        return {Kind::extended, current->token, current->acquired_at, now + ttl,
+                current->holder_role};
     }
-    Token next = current ? current->token + 1 : 1;
-    return {Kind::granted, next, now, now + ttl};
+    return {Kind::granted, new_token(current ? current->token : 0), now, now + ttl, caller.role()};
+}
+
+bool acquire_grants_new_holding(const std::optional<LeaseRecord>& current, Micros now) {
+    return !current || !current->held_at(now);
 }
 
 namespace {
@@ -38,22 +56,26 @@ std::string why_not_holding(const std::optional<LeaseRecord>& current, Token tok
 }  // namespace
 
 Micros decide_renew(const std::optional<LeaseRecord>& current, std::string_view name, Token token,
-                    Micros now, Micros ttl) {
+                    const Caller& caller, Micros now, Micros ttl) {
     if (!current || !current->held_by_token(token, now)) throw_lease_lost(current, name, token);
+    require_holding_role(*current, name, caller, "renew");
     return now + ttl;
 }
 
-bool decide_release(const std::optional<LeaseRecord>& current, Token token, Micros now) {
-    return current && current->held_by_token(token, now);
+bool decide_release(const std::optional<LeaseRecord>& current, std::string_view name, Token token,
+                    const Caller& caller, Micros now) {
+    if (!current || !current->held_by_token(token, now)) return false;
+    require_holding_role(*current, name, caller, "release");
+    return true;
 }
 
 bool decide_force_release(const std::optional<LeaseRecord>& current, Micros now) {
     return current && current->held_at(now);
 }
 
-LeaseRecord hand_over(const LeaseRecord& released, std::string_view next_owner, Micros now,
-                      Micros ttl) {
-    return LeaseRecord{std::string(next_owner), released.token + 1, now, now + ttl};
+LeaseRecord hand_over(const LeaseRecord& released, std::string_view next_owner, RoleId next_role,
+                      Micros now, Micros ttl, const TokenSource& new_token) {
+    return LeaseRecord{std::string(next_owner), new_token(released.token), now, now + ttl, next_role};
 }
 
 bool handed_over_to(const std::optional<LeaseRecord>& current, std::string_view owner, Token token,
@@ -62,8 +84,9 @@ bool handed_over_to(const std::optional<LeaseRecord>& current, std::string_view 
 }
 
 void check_fence(const std::optional<LeaseRecord>& current, std::string_view name, Token token,
-                 Micros now) {
+                 const Caller& caller, Micros now) {
     if (!current || !current->held_by_token(token, now)) throw_lease_lost(current, name, token);
+    require_holding_role(*current, name, caller, "check the fence of");
 }
 
 }  // namespace coord

@@ -4,7 +4,9 @@
 #pragma once
 #include "core/common/cpp_only.hpp"
 
+#include "core/common/roles.hpp"
 #include "core/common/time.hpp"
+#include "core/common/token.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -13,16 +15,17 @@
 
 namespace coord {
 
-using Token = std::int64_t;
-
 // One lease name's stored state. A name that was never acquired has no
-// record. `token` is the last token ever issued for the name: it stays when
+// record. `token` is the last token committed for the name: it stays when
 // the lease is released so that the next holding gets a larger one.
+// `holder_role` is the role that took the holding: only it (or coord_admin)
+// may act on the holding, whatever owner string or token a caller presents.
 struct LeaseRecord {
     std::optional<std::string> owner;  // nullopt: free
     Token token = 0;
     Micros acquired_at = 0;
     Micros expires_at = 0;
+    RoleId holder_role = 0;  // meaningful while owner is set
 
     bool held_at(Micros now) const { return owner.has_value() && expires_at > now; }
     bool held_by_token(Token t, Micros now) const { return held_at(now) && token == t; }
@@ -38,29 +41,40 @@ struct AcquireDecision {
     Token token = 0;  // the holding's token (granted/extended)
     Micros acquired_at = 0;
     Micros expires_at = 0;
+    RoleId holder_role = 0;  // granted: the caller's; extended: the holding's own
 
     bool write_needed() const { return kind != Kind::busy; }
 };
 
-AcquireDecision decide_acquire(const std::optional<LeaseRecord>& current, std::string_view owner,
-                               Micros now, Micros ttl);
+// The same owner's retry extends the holding only for the holding's role
+// (or coord_admin); for another role it throws 42501 and nothing changes.
+// A grant takes its token from `new_token` (called only then).
+AcquireDecision decide_acquire(const std::optional<LeaseRecord>& current, std::string_view name,
+                               std::string_view owner, const Caller& caller, Micros now,
+                               Micros ttl, const TokenSource& new_token);
+
+// True when an acquire by anyone would be a new holding (granted): the
+// lease is free, or its holding has expired.
+bool acquire_grants_new_holding(const std::optional<LeaseRecord>& current, Micros now);
 
 // The new expiry; throws Error(lease_lost) unless `token` is the current,
-// unexpired holding.
+// unexpired holding, and 42501 when that holding is another role's.
 Micros decide_renew(const std::optional<LeaseRecord>& current, std::string_view name, Token token,
-                    Micros now, Micros ttl);
+                    const Caller& caller, Micros now, Micros ttl);
 
-// True when `token` is the current, unexpired holding (which then ends).
-bool decide_release(const std::optional<LeaseRecord>& current, Token token, Micros now);
+// True when `token` is the current, unexpired holding (which then ends);
+// throws 42501 when that holding is another role's.
+bool decide_release(const std::optional<LeaseRecord>& current, std::string_view name, Token token,
+                    const Caller& caller, Micros now);
 
 // True when a live (unexpired) holding is ended by an administrator.
 bool decide_force_release(const std::optional<LeaseRecord>& current, Micros now);
 
 // A release with someone waiting hands the lease straight to the first
-// waiter: the row the release writes instead of a free one (a new, larger
-// token; the waiter's ttl counted from now).
-LeaseRecord hand_over(const LeaseRecord& released, std::string_view next_owner, Micros now,
-                      Micros ttl);
+// waiter: the row the release writes instead of a free one (a new token from
+// `new_token`; the waiter's ttl counted from now; the waiter's role).
+LeaseRecord hand_over(const LeaseRecord& released, std::string_view next_owner, RoleId next_role,
+                      Micros now, Micros ttl, const TokenSource& new_token);
 
 // True when the row shows the hand-off a waiter was promised: `owner` holds
 // the lease, live, with exactly `token` (false when the releasing
@@ -68,8 +82,9 @@ LeaseRecord hand_over(const LeaseRecord& released, std::string_view next_owner, 
 bool handed_over_to(const std::optional<LeaseRecord>& current, std::string_view owner, Token token,
                     Micros now);
 
-// Throws Error(lease_lost) unless `token` is the current, unexpired holding.
+// Throws Error(lease_lost) unless `token` is the current, unexpired holding,
+// and 42501 when that holding is another role's.
 void check_fence(const std::optional<LeaseRecord>& current, std::string_view name, Token token,
-                 Micros now);
+                 const Caller& caller, Micros now);
 
 }  // namespace coord

@@ -166,7 +166,12 @@ std::vector<std::string> post_differences(const StoredEntry& stored, const PostR
     return differs;
 }
 
-void check_replay(const StoredEntry& stored, const PostRequest& request) {
+void check_replay(const StoredEntry& stored, const PostRequest& request, const Caller& caller) {
+    if (stored.posted_by != caller.role()) {
+        std::string subject = fmt::format("ledger entry {} (idempotency_key \"{}\")",
+                                          stored.entry_id, request.idempotency_key);
+        require_may_read(caller, RoleBound{subject, "was posted by", stored.posted_by});
+    }
     std::vector<std::string> differs = post_differences(stored, request);
     if (differs.empty()) return;
     throw Error(sqlstate::idempotency_conflict,
@@ -216,7 +221,11 @@ std::string describe_settle(EntryStatus status, const std::optional<std::string>
 }  // namespace
 
 bool decide_settle(std::int64_t entry_id, const SettleState& current, EntryStatus status,
-                   std::optional<std::string_view> external_ref) {
+                   std::optional<std::string_view> external_ref, const Caller& caller) {
+    if (current.posted_by != caller.role()) {
+        std::string subject = fmt::format("ledger entry {}", entry_id);
+        require_may_act(caller, "settle", RoleBound{subject, "was posted by", current.posted_by});
+    }
     if (status == EntryStatus::pending)
         throw Error(sqlstate::invalid_transition, "a ledger entry never returns to pending");
     if (current.status == EntryStatus::pending) return true;

@@ -4,6 +4,8 @@
 #pragma once
 #include "core/common/cpp_only.hpp"
 
+#include "core/common/roles.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -73,6 +75,7 @@ struct StoredEntry {
     std::string account;
     std::string amount;  // as stored (numeric_out of the stored value)
     std::string currency;
+    RoleId posted_by = 0;
 };
 
 // Which fields of `request` differ from the entry stored under its key
@@ -81,8 +84,9 @@ std::vector<std::string> post_differences(const StoredEntry& stored, const PostR
 
 // A replay of a stored key: returns normally when it is the same post (the
 // caller then returns the stored entry with inserted = false); throws
-// PC002 idempotency_conflict naming what differs otherwise.
-void check_replay(const StoredEntry& stored, const PostRequest& request);
+// PC002 idempotency_conflict naming what differs otherwise. A replay reads
+// the entry: 42501 first when `caller` may not read what its role posted.
+void check_replay(const StoredEntry& stored, const PostRequest& request, const Caller& caller);
 
 // Entry states: pending -> settled | failed, both final.
 enum class EntryStatus { pending, settled, failed };
@@ -96,12 +100,14 @@ EntryStatus require_settle_status(std::optional<std::string_view> status);
 struct SettleState {
     EntryStatus status = EntryStatus::pending;
     std::optional<std::string> external_ref;
+    RoleId posted_by = 0;
 };
 
 // True when the entry must now move to `status` (it is pending); false when
 // it already has exactly this status and external_ref (a repeated settle);
 // PC002 when it was settled differently (other status or other reference).
+// Settling another role's entry is 42501 (before anything else is said).
 bool decide_settle(std::int64_t entry_id, const SettleState& current, EntryStatus status,
-                   std::optional<std::string_view> external_ref);
+                   std::optional<std::string_view> external_ref, const Caller& caller);
 
 }  // namespace coord

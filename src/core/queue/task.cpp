@@ -112,6 +112,21 @@ void require_current_claim(const std::optional<TaskClaimState>& task, std::int64
                 detail, "The claim expired and the task was requeued, or it was already finished.");
 }
 
+void require_claim_role(const TaskClaimState& task, std::int64_t task_id, const Caller& caller,
+                        const char* action) {
+    if (task.claimed_by == caller.role()) return;  // the common case: no look-up
+    std::string subject = fmt::format("task {}", task_id);
+    const char* belongs = task.state == TaskState::processing ? "is claimed by" : "was completed by";
+    require_may_act(caller, action, RoleBound{subject, belongs, task.claimed_by});
+}
+
+void require_task_reader(const Caller& caller, std::int64_t task_id, RoleId enqueued_by,
+                         std::optional<RoleId> claimed_by) {
+    if (claimed_by && *claimed_by == caller.role()) return;
+    std::string subject = fmt::format("task {}", task_id);
+    require_may_read(caller, RoleBound{subject, "was enqueued by", enqueued_by});
+}
+
 RetryDecision decide_retry(const TaskClaimState& task, Micros now, std::optional<Micros> retry_in,
                            double jitter) {
     if (task.attempts >= task.max_attempts) return {TaskState::dead, now};

@@ -8,6 +8,7 @@
 #pragma once
 #include "core/common/cpp_only.hpp"
 
+#include "core/common/roles.hpp"
 #include "core/common/time.hpp"
 
 #include <cstddef>
@@ -65,14 +66,28 @@ struct TaskClaimState {
     std::int64_t token;         // the current (or last) claim's token
     std::int32_t attempts;      // attempts started so far (the current one included)
     std::int32_t max_attempts;
+    RoleId claimed_by = 0;      // processing: the claim's role; complete: the completing claim's
 };
 
 // The claim identified by `token` is the task's current claim: the task is
 // processing under that token. An expired claim stays current until the
-// sweep requeues it (then a new claim gets token + 1). Throws PC001
+// sweep requeues it (then a new claim gets a new, larger token). Throws PC001
 // (lease_lost) otherwise; `task_id` and `action` are for the message.
 void require_current_claim(const std::optional<TaskClaimState>& task, std::int64_t task_id,
                            std::int64_t token, const char* action);
+
+// A claim belongs to the role that claimed: heartbeat, complete and fail of
+// claim `token` (current, or the completing one of a completed task) by
+// another role throw 42501 unless the caller is coord_admin.
+void require_claim_role(const TaskClaimState& task, std::int64_t task_id, const Caller& caller,
+                        const char* action);
+
+// Who may read a task's record through coord.task() (payload, result,
+// errors): a role with the privileges of the role that enqueued it, the role
+// of its current or completing claim (claim handed it the payload), or
+// coord_admin. 42501 otherwise.
+void require_task_reader(const Caller& caller, std::int64_t task_id, RoleId enqueued_by,
+                         std::optional<RoleId> claimed_by);
 
 // Where a failed (or expired) attempt leaves the task.
 struct RetryDecision {
@@ -82,9 +97,6 @@ struct RetryDecision {
 // retry_in: the caller's delay, or nullopt for backoff with `jitter`.
 RetryDecision decide_retry(const TaskClaimState& task, Micros now, std::optional<Micros> retry_in,
                            double jitter);
-
-// The next claim's token: strictly larger than every earlier claim's.
-inline std::int64_t next_claim_token(std::int64_t token) { return token + 1; }
 
 // retry_dead: a dead task gets one more attempt (max_attempts raised by one
 // if they were used up). Returns the new max_attempts, or nullopt when the

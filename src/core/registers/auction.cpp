@@ -79,8 +79,9 @@ CloseOutcome decide_close(const AuctionState& state, const Caller& caller,
                           std::string_view auction, Micros now) {
     if (state.closed_at) return CloseOutcome::already_closed;
     if (now < state.closes_at)
-        require_may_act_for(caller, state.opened_by,
-                            fmt::format("auction \"{}\" before its closes_at", auction), "close");
+        require_may_act(caller, "close",
+                        RoleBound{fmt::format("auction \"{}\" before its closes_at", auction),
+                                  "was opened by", state.opened_by});
     return CloseOutcome::close;
 }
 
@@ -91,7 +92,7 @@ Micros closed_at_for(const AuctionState& state, Micros now) {
 OpenOutcome decide_open(const std::optional<AuctionState>& existing, const Caller& caller,
                         std::string_view auction, Micros closes_at, Amount reserve, Micros now) {
     if (existing) {
-        if (existing->opened_by == caller.role && existing->closes_at == closes_at &&
+        if (existing->opened_by == caller.role() && existing->closes_at == closes_at &&
             existing->reserve == reserve)
             return OpenOutcome::unchanged;
         throw Error(sqlstate::duplicate_object, fmt::format("auction \"{}\" already exists", auction),

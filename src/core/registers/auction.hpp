@@ -7,7 +7,7 @@
 #pragma once
 #include "core/common/cpp_only.hpp"
 
-#include "core/common/holder_role.hpp"
+#include "core/common/roles.hpp"
 #include "core/common/time.hpp"
 
 #include <cstdint>

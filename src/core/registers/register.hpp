@@ -8,7 +8,7 @@
 #pragma once
 #include "core/common/cpp_only.hpp"
 
-#include "core/common/holder_role.hpp"
+#include "core/common/roles.hpp"
 
 #include <cstddef>
 #include <cstdint>

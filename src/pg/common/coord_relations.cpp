@@ -18,6 +18,7 @@ const char* const kNames[kCount] = {
     "shard_state",     "shard_state_pkey",     "shard_watermark",
     "shard_watermark_pkey",
     "tasks",           "tasks_pkey",           "tasks_complete",
+    "token_allocator", "token_epoch",
 };
 
 Oid cached_oids[kCount];  // InvalidOid: not looked up since the last change

@@ -21,6 +21,8 @@ enum class CoordRelation {
     tasks,
     tasks_pkey,
     tasks_complete,
+    token_allocator,
+    token_epoch,
     count
 };
 

@@ -28,10 +28,10 @@ std::optional<bool> Args::get_boolean(int i) const {
     return PG_GETARG_BOOL(i);
 }
 
-std::optional<Micros> Args::get_interval(int i) const {
+std::optional<IntervalParts> Args::get_interval(int i) const {
     if (is_null(i)) return std::nullopt;
     Interval* value = PG_GETARG_INTERVAL_P(i);
-    return to_micros(IntervalParts{value->month, value->day, value->time});
+    return IntervalParts{value->month, value->day, value->time};
 }
 
 std::optional<Micros> Args::get_timestamptz(int i) const {
@@ -45,6 +45,15 @@ std::optional<Datum> Args::get_datum(int i) const {
 }
 
 Micros now_micros() { return GetCurrentTimestamp(); }
+
+TextBytes copy_text_bytes(Datum value) {
+    text* t = pg_detoast_datum_packed(reinterpret_cast<varlena*>(DatumGetPointer(value)));
+    std::size_t length = VARSIZE_ANY_EXHDR(t);
+    char* copy = static_cast<char*>(palloc(length + 1));
+    memcpy(copy, VARDATA_ANY(t), length);
+    copy[length] = '\0';
+    return {copy, length};
+}
 
 Datum text_datum(std::string_view value) {
     return pg_call([&] {

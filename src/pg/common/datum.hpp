@@ -19,7 +19,7 @@ public:
     std::optional<std::int64_t> get_int64(int i) const;
     std::optional<std::int32_t> get_int32(int i) const;
     std::optional<bool> get_boolean(int i) const;
-    std::optional<Micros> get_interval(int i) const;   // as microseconds (month = 30 days)
+    std::optional<IntervalParts> get_interval(int i) const;  // see validate.hpp, require_duration
     std::optional<Micros> get_timestamptz(int i) const;
     std::optional<Datum> get_datum(int i) const;
 
@@ -31,6 +31,15 @@ private:
 Micros now_micros();
 
 Datum text_datum(std::string_view value);
+
+// The bytes of a text Datum copied into palloc'd memory of the current
+// memory context (NUL-terminated), for a reader that must let go of the
+// buffer it read the row from. Inside pg_call.
+struct TextBytes {
+    const char* data;
+    std::size_t length;
+};
+TextBytes copy_text_bytes(Datum value);
 inline Datum int64_datum(std::int64_t v) { return Int64GetDatum(v); }
 inline Datum timestamptz_datum(Micros v) { return TimestampTzGetDatum(v); }
 Datum interval_datum(Micros v);

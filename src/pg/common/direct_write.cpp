@@ -1,12 +1,18 @@
 #include "pg/common/direct_write.hpp"
 
 extern "C" {
+#include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/tableam.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_publication.h"
 #include "catalog/index.h"
 #include "executor/executor.h"
 #include "nodes/execnodes.h"
 #include "nodes/pg_list.h"
 #include "storage/lmgr.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 }
 
@@ -66,25 +72,96 @@ void check_conflict_visible(Relation table, ItemPointer conflict) {
     ExecDropSingleTupleTableSlot(existing);
 }
 
-// The NOT NULL constraints, as ExecConstraints checks them.
-void require_not_null(Relation table, const bool* nulls) {
-    TupleDesc desc = RelationGetDescr(table);
-    for (int i = 0; i < desc->natts; ++i)
-        if (nulls[i] && TupleDescAttr(desc, i)->attnotnull)
-            ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
-                            errmsg("null value in column \"%s\" of relation \"%s\" violates "
-                                   "not-null constraint",
-                                   NameStr(TupleDescAttr(desc, i)->attname),
-                                   RelationGetRelationName(table))));
+// The NOT NULL constraint of column `i` (from 0) for a NULL value, as
+// ExecConstraints checks it.
+void require_not_null_column(Relation table, int i) {
+    Form_pg_attribute attribute = TupleDescAttr(RelationGetDescr(table), i);
+    if (attribute->attnotnull)
+        ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
+                        errmsg("null value in column \"%s\" of relation \"%s\" violates "
+                               "not-null constraint",
+                               NameStr(attribute->attname), RelationGetRelationName(table))));
+}
+
+bool has_triggers_for(const TriggerDesc* t, WriteCommand command) {
+    if (t == nullptr) return false;
+    switch (command) {
+        case WriteCommand::insert:
+            return t->trig_insert_before_row || t->trig_insert_after_row ||
+                   t->trig_insert_instead_row || t->trig_insert_before_statement ||
+                   t->trig_insert_after_statement || t->trig_insert_new_table;
+        case WriteCommand::update:
+            return t->trig_update_before_row || t->trig_update_after_row ||
+                   t->trig_update_instead_row || t->trig_update_before_statement ||
+                   t->trig_update_after_statement || t->trig_update_old_table ||
+                   t->trig_update_new_table;
+        case WriteCommand::delete_:
+            return t->trig_delete_before_row || t->trig_delete_after_row ||
+                   t->trig_delete_instead_row || t->trig_delete_before_statement ||
+                   t->trig_delete_after_statement || t->trig_delete_old_table;
+        case WriteCommand::count:
+            break;
+    }
+    return true;
+}
+
+// What CheckCmdReplicaIdentity (execReplication.c) refuses: an update or
+// delete of a published table without the replica identity the publication
+// needs for it.
+bool replica_identity_refuses(Relation table, WriteCommand command) {
+    if (command != WriteCommand::update && command != WriteCommand::delete_) return false;
+    PublicationDesc publications;
+    RelationBuildPublicationDesc(table, &publications);  // cached by the relcache
+    bool update = command == WriteCommand::update;
+    if (!(update ? publications.rf_valid_for_update && publications.cols_valid_for_update
+                 : publications.rf_valid_for_delete && publications.cols_valid_for_delete))
+        return true;
+    if (OidIsValid(RelationGetReplicaIndex(table)) ||
+        table->rd_rel->relreplident == REPLICA_IDENTITY_FULL)
+        return false;
+    return update ? publications.pubactions.pubupdate : publications.pubactions.pubdelete;
 }
 
 }  // namespace
 
-bool insert_needs_executor(Relation table) {
+bool executor_needed(Relation table, WriteCommand command) {
     TupleConstr* constraints = RelationGetDescr(table)->constr;
-    return table->trigdesc != nullptr ||
-           (constraints != nullptr && (constraints->num_check > 0 ||
-                                       constraints->has_generated_stored));
+    bool writes_row = command != WriteCommand::delete_;
+    return table->rd_rel->relkind != RELKIND_RELATION ||
+           table->rd_rel->relam != HEAP_TABLE_AM_OID ||
+           table->rd_rel->relrowsecurity ||
+           has_triggers_for(table->trigdesc, command) ||
+           (writes_row && constraints != nullptr &&
+            (constraints->num_check > 0 || constraints->has_generated_stored)) ||
+           replica_identity_refuses(table, command);
+}
+
+bool may_write_directly(Relation table, ColumnMap& map, WriteCommand command) {
+    const RelationLayout& layout = map.layout(table);
+    return layout.matches && !(command == WriteCommand::insert && layout.extra_columns) &&
+           !layout.executor_needed[static_cast<int>(command)];
+}
+
+void require_not_null(Relation table, const bool* nulls) {
+    for (int i = 0; i < RelationGetDescr(table)->natts; ++i)
+        if (nulls[i]) require_not_null_column(table, i);
+}
+
+RowValues new_row_values(Relation table) {
+    int natts = RelationGetDescr(table)->natts;
+    RowValues row;
+    row.values = static_cast<Datum*>(palloc0(sizeof(Datum) * natts));
+    row.nulls = static_cast<bool*>(palloc(sizeof(bool) * natts));
+    row.replace = static_cast<bool*>(palloc0(sizeof(bool) * natts));
+    memset(row.nulls, true, sizeof(bool) * natts);
+    return row;
+}
+
+HeapTuple modified_row(Relation table, HeapTuple old, const RowValues& row) {
+    TupleDesc desc = RelationGetDescr(table);
+    for (int i = 0; i < desc->natts; ++i)
+        if (row.replace[i] && row.nulls[i]) require_not_null_column(table, i);
+    return heap_modify_tuple(old, desc, row.values, row.nulls, row.replace);
 }
 
 // The steps of ExecInsert (nodeModifyTable.c) for ON CONFLICT DO NOTHING:

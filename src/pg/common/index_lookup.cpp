@@ -158,4 +158,23 @@ bool find_unique_key_row(Relation table, Oid unique_index, ScanKeyData* keys, in
     }
 }
 
+bool key_insert_in_progress(Relation table, Oid unique_index, ScanKeyData* keys, int nkeys) {
+    use_index_collations(keys, nkeys, unique_index);
+    SnapshotData dirty;
+    InitDirtySnapshot(dirty);
+    SysScanDesc scan = begin_key_scan(table, unique_index, &dirty, keys, nkeys);
+    bool in_progress = false;
+    while (HeapTuple row = systable_getnext(scan)) {
+        // dirty.xmin: the inserter of the version returned, when it is still
+        // in progress (HeapTupleSatisfiesDirty); the new version of a row
+        // being updated does not count, its old version is the row.
+        if (TransactionIdIsValid(dirty.xmin) && !(row->t_data->t_infomask & HEAP_UPDATED)) {
+            in_progress = true;
+            break;
+        }
+    }
+    systable_endscan(scan);
+    return in_progress;
+}
+
 }  // namespace coord::pg

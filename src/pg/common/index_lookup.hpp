@@ -32,4 +32,12 @@ void use_index_collations(ScanKeyData* keys, int nkeys, Oid index_oid);
 bool find_unique_key_row(Relation table, Oid unique_index, ScanKeyData* keys, int nkeys,
                          void (*read)(HeapTuple row, TupleDesc desc, void* out), void* out);
 
+// True when a transaction other than this one, still in progress, has
+// inserted a row with this key into the unique index (an insert of the key
+// nobody can see yet): what INSERT ... ON CONFLICT of the key would wait
+// for, and what a caller that must not wait counts as busy. Looks with a
+// dirty snapshot, as find_unique_key_row does; waits for nothing. `keys`
+// name table columns, as for systable_beginscan.
+bool key_insert_in_progress(Relation table, Oid unique_index, ScanKeyData* keys, int nkeys);
+
 }  // namespace coord::pg

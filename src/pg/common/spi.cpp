@@ -1,6 +1,7 @@
 #include "core/common/error.hpp"
 #include "pg/common/spi.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/common/run_as_owner.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -27,6 +28,7 @@ Param interval_param(std::optional<Micros> value) {
     if (!value) return {INTERVALOID, Datum(0), true};
     return {INTERVALOID, interval_datum(*value), false};
 }
+Param role_param(Oid role) { return {REGROLEOID, ObjectIdGetDatum(role), false}; }
 Param datum_param(Oid type, std::optional<Datum> value) {
     return {type, value.value_or(Datum(0)), !value};
 }
@@ -49,6 +51,22 @@ SPIPlanPtr Statement::plan() {
     return plan_;
 }
 
+void Row::require_type(int column, Oid expected) const {
+    if (column < 1 || column > desc_->natts)
+        throw Error(sqlstate::internal_error,
+                    fmt::format("pg_coord read column {} of a row of {} columns", column, desc_->natts));
+    Form_pg_attribute attribute = TupleDescAttr(desc_, column - 1);
+    Oid found = attribute->atttypid;
+    if (found == expected || (expected == TEXTOID && found == VARCHAROID)) return;
+    const char* found_name = pg_call([&] { return format_type_be(found); });
+    const char* expected_name = pg_call([&] { return format_type_be(expected); });
+    throw Error(sqlstate::object_not_in_prerequisite_state,
+                fmt::format("result column \"{}\" of a pg_coord statement has type {}, not {}",
+                            NameStr(attribute->attname), found_name, expected_name),
+                {}, "A column of a pg_coord table was changed; restore it as the extension "
+                    "created it.");
+}
+
 Datum Row::raw(int column, bool* isnull) const {
     return pg_call([&] { return SPI_getbinval(tuple_, desc_, column, isnull); });
 }
@@ -61,6 +79,7 @@ bool Row::is_null(int column) const {
 
 std::optional<std::string> Row::get_text(int column) const {
     bool isnull = false;
+    require_type(column, TEXTOID);
     Datum d = raw(column, &isnull);
     if (isnull) return std::nullopt;
     ::text* value = pg_call([&] { return pg_detoast_datum_packed(reinterpret_cast<varlena*>(DatumGetPointer(d))); });
@@ -69,6 +88,7 @@ std::optional<std::string> Row::get_text(int column) const {
 
 std::optional<std::int64_t> Row::get_int64(int column) const {
     bool isnull = false;
+    require_type(column, INT8OID);
     Datum d = raw(column, &isnull);
     if (isnull) return std::nullopt;
     return DatumGetInt64(d);
@@ -76,6 +96,7 @@ std::optional<std::int64_t> Row::get_int64(int column) const {
 
 std::optional<std::int32_t> Row::get_int32(int column) const {
     bool isnull = false;
+    require_type(column, INT4OID);
     Datum d = raw(column, &isnull);
     if (isnull) return std::nullopt;
     return DatumGetInt32(d);
@@ -83,6 +104,7 @@ std::optional<std::int32_t> Row::get_int32(int column) const {
 
 std::optional<bool> Row::get_boolean(int column) const {
     bool isnull = false;
+    require_type(column, BOOLOID);
     Datum d = raw(column, &isnull);
     if (isnull) return std::nullopt;
     return DatumGetBool(d);
@@ -90,13 +112,22 @@ std::optional<bool> Row::get_boolean(int column) const {
 
 std::optional<Micros> Row::get_timestamptz(int column) const {
     bool isnull = false;
+    require_type(column, TIMESTAMPTZOID);
     Datum d = raw(column, &isnull);
     if (isnull) return std::nullopt;
     return DatumGetTimestampTz(d);
 }
 
+std::optional<Oid> Row::get_oid(int column) const {
+    bool isnull = false;
+    Datum d = raw(column, &isnull);
+    if (isnull) return std::nullopt;
+    return DatumGetObjectId(d);
+}
+
 std::optional<double> Row::get_float8(int column) const {
     bool isnull = false;
+    require_type(column, FLOAT8OID);
     Datum d = raw(column, &isnull);
     if (isnull) return std::nullopt;
     return DatumGetFloat8(d);
@@ -137,8 +168,10 @@ std::uint64_t Spi::run(Statement& statement, std::initializer_list<Param> params
         nulls[i] = p.null ? 'n' : ' ';
         ++i;
     }
+    OwnerSql as_owner;  // planned and run as the extension owner, search_path pinned
     SPIPlanPtr plan = statement.plan();
     int rc = pg_call([&] { return SPI_execute_plan(plan, values, nulls, false, limit); });
+    as_owner.leave();
     if (rc < 0)
         throw Error(sqlstate::internal_error,
                     fmt::format("pg_coord statement failed ({}): {}", SPI_result_code_string(rc),
@@ -147,7 +180,9 @@ std::uint64_t Spi::run(Statement& statement, std::initializer_list<Param> params
 }
 
 std::uint64_t Spi::run_sql(const char* sql, long limit) {
+    OwnerSql as_owner;
     int rc = pg_call([&] { return SPI_execute(sql, false, limit); });
+    as_owner.leave();
     if (rc < 0)
         throw Error(sqlstate::internal_error,
                     fmt::format("pg_coord statement failed ({}): {}", SPI_result_code_string(rc), sql));

@@ -1,6 +1,8 @@
 // SPI behind the error boundary: one connection per SQL function call,
 // prepared statements planned once per backend and kept, rows copied out
-// into C++ values before the connection closes.
+// into C++ values before the connection closes. Every statement is planned
+// and run as the extension owner with search_path pinned (OwnerSql,
+// run_as_owner.hpp): the functions that call it may have invoker rights.
 #pragma once
 
 #include "core/common/time.hpp"
@@ -24,6 +26,8 @@ Param bool_param(std::optional<bool> value);
 Param timestamptz_param(std::optional<Micros> value);
 Param interval_param(std::optional<Micros> value);
 Param datum_param(Oid type, std::optional<Datum> value);
+// A role OID as regrole.
+Param role_param(Oid role);
 
 // A statement prepared on first use and kept for the life of the backend.
 // Define them as function-local statics next to the code that runs them.
@@ -45,6 +49,9 @@ private:
     SPIPlanPtr plan_ = nullptr;
 };
 
+// A result row. Each getter checks the column's type first (55000 when it
+// is not the type read: a table column an administrator changed is
+// reported, never reinterpreted).
 class Row {
 public:
     Row(HeapTuple tuple, TupleDesc desc) : tuple_(tuple), desc_(desc) {}
@@ -55,10 +62,12 @@ public:
     std::optional<bool> get_boolean(int column) const;
     std::optional<Micros> get_timestamptz(int column) const;
     std::optional<double> get_float8(int column) const;
+    std::optional<Oid> get_oid(int column) const;  // oid, regrole, ...
     // The raw Datum, copied into the caller's context `into` (for jsonb etc.).
     std::optional<Datum> get_datum_copy(int column, MemoryContext into) const;
 
 private:
+    void require_type(int column, Oid expected) const;
     Datum raw(int column, bool* isnull) const;
     HeapTuple tuple_;
     TupleDesc desc_;

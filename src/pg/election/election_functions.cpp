@@ -1,11 +1,10 @@
 // SQL entry points of leader election (extension/sql/60_election.sql).
-// Invoker rights: the caller's role is taken at entry; the SQL runs as the
-// extension's owner with search_path pinned (run_as_owner).
+// Invoker rights: the caller's role is taken at entry (CallingRole); the SQL
+// runs as the extension's owner with search_path pinned (Spi::run).
 #include "core/common/error.hpp"
 #include "core/election/election.hpp"
-#include "pg/common/caller.hpp"
+#include "pg/common/calling_role.hpp"
 #include "pg/common/datum.hpp"
-#include "pg/common/run_as_owner.hpp"
 #include "pg/election/election_store.hpp"
 #include "pg/election/election_wakeup.hpp"
 #include "pg/leases/leases.hpp"
@@ -67,15 +66,19 @@ void emit_leader(FunctionCallInfo fcinfo, const LeaderAnswer& answer) {
 }  // namespace
 
 COORD_FUNCTION(coord_campaign) {
-    Caller caller = current_caller();
+    CallingRole caller;
     Args args(fcinfo);
     auto election = election_arg(args, 0);
     auto candidate = require_text(args.get_text(1), "candidate", kMaxCandidateBytes);
     auto ttl = require_duration(args.get_interval(2), "ttl", kMaxLeaseTtl);
     std::optional<Datum> value = value_arg(args, 3);
-    std::optional<Term> term = run_as_owner(function_owner(fcinfo), [&]() -> std::optional<Term> {
+    std::optional<Term> term = [&]() -> std::optional<Term> {
         Spi spi;
-        std::optional<Token> token = try_acquire(spi, election_lease_name(election), candidate, ttl);
+        // The term is the lease's holding: its token (from the one token
+        // allocator) and its role. The same candidate string under another
+        // role is refused there (42501), as for any lease.
+        std::optional<Token> token =
+            try_acquire(spi, election_lease_name(election), candidate, caller, ttl);
         if (!token) return std::nullopt;
         std::optional<StoredElection> stored = read_election(spi, election);
         std::optional<ElectionRecord> record;
@@ -84,7 +87,7 @@ COORD_FUNCTION(coord_campaign) {
             value && !(stored && stored->value && jsonb_equal(*stored->value, *value));
         switch (decide_campaign(record, token, caller, election, value_differs)) {
             case CampaignOutcome::new_term:
-                record_new_term(spi, election, *token, candidate, caller.role, value);
+                record_new_term(spi, election, *token, candidate, caller.role(), value);
                 announce(election, LeaderEvent::elected, candidate, *token);
                 break;
             case CampaignOutcome::proclaim:
@@ -96,17 +99,17 @@ COORD_FUNCTION(coord_campaign) {
                 break;
         }
         return token;
-    });
+    }();
     return term ? int64_datum(*term) : null_result(fcinfo);
 }
 
 COORD_FUNCTION(coord_leader) {
     Args args(fcinfo);
     auto election = election_arg(args, 0);
-    LeaderAnswer answer = run_as_owner(function_owner(fcinfo), [&] {
+    LeaderAnswer answer = [&] {
         Spi spi;
         return read_leader(spi, election);
-    });
+    }();
     emit_leader(fcinfo, answer);
     return Datum(0);
 }
@@ -116,12 +119,9 @@ COORD_FUNCTION(coord_leader_wait) {
     auto election = election_arg(args, 0);
     std::optional<Term> known_term = args.get_int64(1);
     auto wait_for = require_non_negative_duration(args.get_interval(2), "wait_for", kMaxLeaderWait);
-    Oid owner = function_owner(fcinfo);
     auto look = [&] {
-        return run_as_owner(owner, [&] {
-            Spi spi;
-            return read_leader(spi, election);
-        });
+        Spi spi;
+        return read_leader(spi, election);
     };
     Micros deadline = now_micros() + wait_for;
     if (wait_for == 0) {
@@ -149,25 +149,22 @@ COORD_FUNCTION(coord_leader_wait) {
 }
 
 COORD_FUNCTION(coord_resign) {
-    Caller caller = current_caller();
+    CallingRole caller;
     Args args(fcinfo);
     auto election = election_arg(args, 0);
     auto term = require_present(args.get_int64(1), "term");
     std::string lease_name = election_lease_name(election);
     // A release may hand the lease to a waiter of coord.acquire: wake it.
     note_lease_touched(lease_name);
-    bool resigned = run_as_owner(function_owner(fcinfo), [&] {
+    bool resigned = [&] {
         Spi spi;
-        std::optional<StoredElection> stored = read_election(spi, election);
-        std::optional<ElectionRecord> record;
-        if (stored) record = stored->record;
         std::optional<LeaseRecord> lease = read_lease(lease_name);
-        if (!decide_resign(lease, record, term, caller, election, now_micros())) return false;
-        if (!release(spi, lease_name, term)) return false;
+        if (!decide_resign(lease, term, caller, election, now_micros())) return false;
+        if (!release(spi, lease_name, term, caller)) return false;
         // Announced once: the sweep announces only ends not marked here.
         mark_end_announced(spi, election, term, "resigned", now_micros());
         announce(election, LeaderEvent::resigned, *lease->owner, term);
         return true;
-    });
+    }();
     return BoolGetDatum(resigned);
 }

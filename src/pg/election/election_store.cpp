@@ -20,7 +20,7 @@ std::optional<StoredElection> read_election(Spi& spi, std::string_view election)
     StoredElection stored;
     stored.record.term = row->get_int64(1).value_or(0);
     stored.record.leader = row->get_text(2).value_or("");
-    stored.record.leader_role = static_cast<RoleId>(row->get_int32(3).value_or(0));
+    stored.record.leader_role = static_cast<RoleId>(row->get_oid(3).value_or(InvalidOid));
     stored.value = row->get_datum_copy(4, spi.caller_context());
     stored.record.end_announced = row->get_boolean(5).value_or(false);
     return stored;

@@ -1,6 +1,6 @@
 // coord.election_state through SPI (prepared statements), and the
 // announcements: NOTIFY coord_leader and the wake-up of coord.leader_wait,
-// both at commit. Run inside run_as_owner.
+// both at commit.
 #pragma once
 
 #include "core/election/election.hpp"

@@ -19,7 +19,10 @@ void announce_expired_terms(SweepContext& ctx) {
         "SELECT e.election, e.term, e.leader, l.owner, l.token, l.acquired_at, l.expires_at "
         "FROM coord.election_state e "
         "LEFT JOIN coord.lease_state l ON l.name = 'election:' OPERATOR(pg_catalog.||) e.election "
-        "WHERE e.ended IS NULL AND (l.owner IS NULL OR l.token <> e.term OR l.expires_at <= $1)",
+        "WHERE e.ended IS NULL AND (l.owner IS NULL OR l.token <> e.term OR l.expires_at <= $1) "
+        // A record another transaction is changing (a campaign in progress,
+        // a sweep left open) waits for the next sweep (sweep.hpp).
+        "FOR UPDATE OF e SKIP LOCKED",
         {TIMESTAMPTZOID});
     struct Ended {
         std::string election;

@@ -2,6 +2,7 @@
 // waiting for leases (extension/sql/12_waiting.sql).
 #include "core/common/error.hpp"
 #include "core/common/validate.hpp"
+#include "pg/common/calling_role.hpp"
 #include "pg/common/datum.hpp"
 #include "pg/leases/leases.hpp"
 #include "pg/waiting/waiting.hpp"
@@ -51,10 +52,11 @@ bool allowed_unless_queued(std::string_view name) { return !someone_waits_for(na
 // One try at every name, all or nothing. A single name takes the lighter
 // path that leaves no trace when busy (no subtransaction, no row lock).
 AcquireAttempt try_names_now(Spi& spi, const std::vector<std::string>& names,
-                             std::string_view owner, Micros ttl,
+                             std::string_view owner, const Caller& caller, Micros ttl,
                              const std::function<bool(std::string_view)>& new_holding_allowed) {
-    if (names.size() > 1) return try_acquire_all_now(spi, names, owner, ttl, new_holding_allowed);
-    AcquireTry one = try_acquire_without_waiting(spi, names.front(), owner, ttl,
+    if (names.size() > 1)
+        return try_acquire_all_now(spi, names, owner, caller, ttl, new_holding_allowed);
+    AcquireTry one = try_acquire_without_waiting(spi, names.front(), owner, caller, ttl,
                                                  new_holding_allowed(names.front()));
     AcquireAttempt attempt;
     attempt.retry_at = one.retry_at;
@@ -67,20 +69,20 @@ AcquireAttempt try_names_now(Spi& spi, const std::vector<std::string>& names,
 
 // Waits (wait_for > 0) or tries once; tokens in the order of `names`.
 std::optional<std::vector<Token>> acquire_names(Spi& spi, const std::vector<std::string>& names,
-                                                std::string_view owner, Micros ttl,
-                                                Micros wait_for) {
+                                                std::string_view owner, const Caller& caller,
+                                                Micros ttl, Micros wait_for) {
     if (wait_for > 0) {
         require_waiting_available();
         require_read_committed();
     }
     // A newcomer takes a free lease only when nobody queues for it (FIFO);
     // the holder's own retry always succeeds.
-    AcquireAttempt now = try_names_now(spi, names, owner, ttl, &allowed_unless_queued);
+    AcquireAttempt now = try_names_now(spi, names, owner, caller, ttl, &allowed_unless_queued);
     if (now.granted) return now.tokens;
     if (wait_for == 0) return std::nullopt;
-    return wait_for_leases(spi, owner, names, ttl, wait_for, [&] {
+    return wait_for_leases(spi, owner, caller.role(), names, ttl, wait_for, [&] {
         // At the head of every queue: free leases are ours to take.
-        return try_names_now(spi, names, owner, ttl, [](std::string_view) { return true; });
+        return try_names_now(spi, names, owner, caller, ttl, [](std::string_view) { return true; });
     });
 }
 
@@ -126,14 +128,15 @@ COORD_FUNCTION(coord_acquire) {
     auto owner = require_text(args.get_text(1), "owner", kMaxOwnerBytes);
     auto ttl = require_duration(args.get_interval(2), "ttl", kMaxLeaseTtl);
     auto wait_for = wait_for_arg(args, 3);
+    CallingRole caller;
     note_lease_touched(name);  // this transaction's end wakes the name's first waiter
     Spi spi;
     if (wait_for == 0 && !someone_waits_for(name)) {
-        std::optional<Token> token = try_acquire(spi, name, owner, ttl);
+        std::optional<Token> token = try_acquire(spi, name, owner, caller, ttl);
         return token ? int64_datum(*token) : null_result(fcinfo);
     }
     std::optional<std::vector<Token>> tokens =
-        acquire_names(spi, {std::string(name)}, owner, ttl, wait_for);
+        acquire_names(spi, {std::string(name)}, owner, caller, ttl, wait_for);
     return tokens ? int64_datum(tokens->front()) : null_result(fcinfo);
 }
 
@@ -143,11 +146,12 @@ COORD_FUNCTION(coord_acquire_all) {
     auto owner = require_text(args.get_text(1), "owner", kMaxOwnerBytes);
     auto ttl = require_duration(args.get_interval(2), "ttl", kMaxLeaseTtl);
     auto wait_for = wait_for_arg(args, 3);
+    CallingRole caller;
     begin_result_set(fcinfo);
     std::optional<std::vector<Token>> tokens;
     {
         Spi spi;
-        tokens = acquire_names(spi, names, owner, ttl, wait_for);
+        tokens = acquire_names(spi, names, owner, caller, ttl, wait_for);
     }
     if (!tokens) return Datum(0);
     for (std::size_t k = 0; k < names.size(); ++k) {
@@ -164,8 +168,9 @@ COORD_FUNCTION(coord_renew) {
     note_lease_touched(name);
     auto token = token_arg(args, 1);
     auto ttl = require_duration(args.get_interval(2), "ttl", kMaxLeaseTtl);
+    CallingRole caller;
     Spi spi;
-    return timestamptz_datum(renew(spi, name, token, ttl));
+    return timestamptz_datum(renew(spi, name, token, caller, ttl));
 }
 
 COORD_FUNCTION(coord_release) {
@@ -173,8 +178,9 @@ COORD_FUNCTION(coord_release) {
     auto name = lease_name_arg(args, 0);
     note_lease_touched(name);
     auto token = token_arg(args, 1);
+    CallingRole caller;
     Spi spi;
-    return BoolGetDatum(release(spi, name, token));
+    return BoolGetDatum(release(spi, name, token, caller));
 }
 
 COORD_FUNCTION(coord_force_release) {
@@ -189,6 +195,6 @@ COORD_FUNCTION(coord_check_fence) {
     Args args(fcinfo);
     auto name = lease_name_arg(args, 0);
     auto token = token_arg(args, 1);
-    verify_fence(name, token);
+    verify_fence(name, token, CallingRole());
     return Datum(0);
 }

@@ -4,6 +4,7 @@
 #include "core/common/error.hpp"
 #include "core/ledger/ledger.hpp"
 #include "core/common/validate.hpp"
+#include "pg/common/calling_role.hpp"
 #include "pg/common/datum.hpp"
 #include "pg/ledger/ledger_store.hpp"
 
@@ -35,7 +36,7 @@ COORD_FUNCTION(coord_ledger_post) {
                                             numeric_text_arg(args, 2), args.get_text(3),
                                             args.get_text(4));
     std::optional<Fence> fence = optional_fence(args.get_text(5), args.get_int64(6));
-    PostResult result = post_entry(request, fence);
+    PostResult result = post_entry(request, fence, CallingRole());
     Datum values[3] = {int64_datum(result.entry_id), BoolGetDatum(result.inserted),
                        text_datum(result.status)};
     bool nulls[3] = {false, false, false};
@@ -50,6 +51,7 @@ COORD_FUNCTION(coord_ledger_settle) {
     if (external_ref) require_text(external_ref, "external_ref", kMaxExternalRefBytes);
     std::optional<Fence> fence = optional_fence(args.get_text(3), args.get_int64(4));
 
+    CallingRole caller;
     Spi spi;
-    return BoolGetDatum(settle_entry(spi, entry_id, status, external_ref, fence));
+    return BoolGetDatum(settle_entry(spi, entry_id, status, external_ref, fence, caller));
 }

@@ -25,7 +25,8 @@ void queue_init() {
         &database_setting, "postgres", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "coord.sweep_interval", "Time between two sweeps of the pg_coord background worker.",
-        nullptr, &sweep_interval_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
+        "Also the longest any sweep waits for another one before it runs alongside it.",
+        &sweep_interval_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
         nullptr, nullptr);
     DefineCustomIntVariable(
         "coord.lease_alert_after",

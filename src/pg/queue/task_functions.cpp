@@ -1,6 +1,7 @@
 // SQL entry points of the task queue (extension/sql/30_tasks.sql).
 #include "core/queue/task.hpp"
 #include "core/common/validate.hpp"
+#include "pg/common/calling_role.hpp"
 #include "pg/common/datum.hpp"
 #include "pg/queue/task_store.hpp"
 
@@ -40,6 +41,7 @@ COORD_FUNCTION(coord_enqueue) {
     request.priority = require_priority(args.get_int32(3));
     request.max_attempts = require_max_attempts(args.get_int32(4));
     request.dedupe_key = check_dedupe_key(args.get_text(5));
+    request.enqueued_by = GetUserId();  // invoker rights: the caller's role
     Spi spi;
     return int64_datum(enqueue_task(spi, request, now));
 }
@@ -50,11 +52,12 @@ COORD_FUNCTION(coord_claim) {
     auto worker = require_worker(args.get_text(1));
     auto lease = require_duration(args.get_interval(2), "ttl", kMaxClaimLease);
     auto batch = require_batch(args.get_int32(3));
+    CallingRole caller;
     begin_result_set(fcinfo);
     std::vector<ClaimedTask> claimed;
     {
         Spi spi;
-        claimed = claim_tasks(spi, queue, worker, lease, batch, now_micros());
+        claimed = claim_tasks(spi, queue, worker, caller.role(), lease, batch, now_micros());
     }
     for (const ClaimedTask& t : claimed) {
         Datum values[5] = {Int64GetDatum(t.task_id), t.payload, Int32GetDatum(t.attempt),
@@ -70,8 +73,9 @@ COORD_FUNCTION(coord_heartbeat) {
     auto task_id = task_id_arg(args, 0);
     auto token = token_arg(args, 1);
     auto extend = require_duration(args.get_interval(2), "ttl", kMaxClaimLease);
+    CallingRole caller;
     Spi spi;
-    return timestamptz_datum(heartbeat_task(spi, task_id, token, extend, now_micros()));
+    return timestamptz_datum(heartbeat_task(spi, task_id, token, caller, extend, now_micros()));
 }
 
 COORD_FUNCTION(coord_complete) {
@@ -79,7 +83,7 @@ COORD_FUNCTION(coord_complete) {
     auto task_id = task_id_arg(args, 0);
     auto token = token_arg(args, 1);
     auto result = json_arg(args, 2, "result");
-    return BoolGetDatum(complete_task(task_id, token, result, now_micros()));
+    return BoolGetDatum(complete_task(task_id, token, CallingRole(), result, now_micros()));
 }
 
 COORD_FUNCTION(coord_fail) {
@@ -90,8 +94,9 @@ COORD_FUNCTION(coord_fail) {
     std::optional<Micros> retry_in;
     if (!args.is_null(3))
         retry_in = require_non_negative_duration(args.get_interval(3), "retry_in", kMaxRetryDelay);
+    CallingRole caller;
     Spi spi;
-    TaskState state = fail_task(spi, task_id, token, error, retry_in, now_micros());
+    TaskState state = fail_task(spi, task_id, token, caller, error, retry_in, now_micros());
     return text_datum(to_string(state));
 }
 
@@ -100,4 +105,31 @@ COORD_FUNCTION(coord_retry_dead) {
     auto task_id = task_id_arg(args, 0);
     Spi spi;
     return BoolGetDatum(retry_dead_task(spi, task_id, now_micros()));
+}
+
+// coord.task(): the record is assembled in SQL (coord.task_record, run as
+// the extension owner); who may read it is decided here, for the caller.
+COORD_FUNCTION(coord_task) {
+    constexpr int kColumns = 19;  // RETURNS TABLE of coord.task; then enqueued_by, claimed_by
+    Args args(fcinfo);
+    auto task_id = task_id_arg(args, 0);
+    CallingRole caller;
+    begin_result_set(fcinfo);
+    static Statement record("SELECT * FROM coord.task_record($1)", {INT8OID});
+    Datum values[kColumns];
+    bool nulls[kColumns];
+    {
+        Spi spi;
+        if (spi.run(record, {int64_param(task_id)}) == 0) return Datum(0);  // unknown or pruned
+        Row row = *spi.first_row();
+        require_task_reader(caller, task_id, row.get_oid(kColumns + 1).value_or(InvalidOid),
+                            row.get_oid(kColumns + 2));
+        for (int i = 0; i < kColumns; ++i) {
+            std::optional<Datum> value = row.get_datum_copy(i + 1, spi.caller_context());
+            values[i] = value.value_or(Datum(0));
+            nulls[i] = !value;
+        }
+    }
+    add_result_row(fcinfo, values, nulls);
+    return Datum(0);
 }

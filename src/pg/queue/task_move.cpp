@@ -2,6 +2,7 @@
 #include "pg/common/coord_relations.hpp"
 #include "pg/common/direct_write.hpp"
 #include "pg/common/guard.hpp"
+#include "pg/common/relation_layout.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -19,19 +20,62 @@ namespace coord::pg {
 
 namespace {
 
-// Column numbers follow CREATE TABLE coord.tasks and coord.tasks_complete
-// (extension/sql/30_tasks.sql). A table with another number of columns (an
-// upgrade that changed them without updating this file) takes the SQL path.
-namespace tasks_col {
-constexpr int id = 1, queue = 2, state = 3, payload = 4, priority = 5, attempts = 7,
-              max_attempts = 8, dedupe_key = 9, token = 10, worker = 11, execution_id = 12,
-              claimed_at = 13, created_at = 15, count = 17;
+// The columns the move reads from coord.tasks and writes into
+// coord.tasks_complete (extension/sql/30_tasks.sql), found by name and type
+// (relation_layout.hpp). A table that no longer has them takes the SQL path.
+constexpr ColumnSpec kTaskColumns[] = {
+    {"id", INT8OID},           {"queue", TEXTOID},       {"state", TEXTOID},
+    {"payload", JSONBOID},     {"priority", INT4OID},    {"attempts", INT4OID},
+    {"max_attempts", INT4OID}, {"dedupe_key", TEXTOID},  {"token", INT8OID},
+    {"worker", TEXTOID},       {"execution_id", UUIDOID}, {"claimed_at", TIMESTAMPTZOID},
+    {"created_at", TIMESTAMPTZOID}, {"enqueued_by", REGROLEOID}, {"claimed_by", REGROLEOID},
+};
+ColumnMap task_columns(kTaskColumns);
+constexpr ColumnSpec kCompleteColumns[] = {
+    {"id", INT8OID},           {"queue", TEXTOID},       {"payload", JSONBOID},
+    {"priority", INT4OID},     {"attempts", INT4OID},    {"max_attempts", INT4OID},
+    {"dedupe_key", TEXTOID},   {"token", INT8OID},       {"created_at", TIMESTAMPTZOID},
+    {"completed_at", TIMESTAMPTZOID}, {"execution_id", UUIDOID}, {"worker", TEXTOID},
+    {"started_at", TIMESTAMPTZOID},   {"result", JSONBOID},
+    {"enqueued_by", REGROLEOID},      {"claimed_by", REGROLEOID},
+};
+ColumnMap complete_columns(kCompleteColumns);
+
+constexpr int task_column(std::string_view name) { return column_index(kTaskColumns, name); }
+constexpr int complete_column(std::string_view name) { return column_index(kCompleteColumns, name); }
+
+namespace task_col {
+constexpr int id = task_column("id"), state = task_column("state"), token = task_column("token"),
+              claimed_by = task_column("claimed_by");
 }
 namespace complete_col {
-constexpr int id = 1, queue = 2, payload = 3, priority = 4, attempts = 5, max_attempts = 6,
-              dedupe_key = 7, token = 8, created_at = 9, completed_at = 10, execution_id = 11,
-              worker = 12, started_at = 13, result = 14, count = 14;
+constexpr int completed_at = complete_column("completed_at"), result = complete_column("result"),
+              execution_id = complete_column("execution_id"), worker = complete_column("worker"),
+              started_at = complete_column("started_at"), enqueued_by = complete_column("enqueued_by"),
+              claimed_by = complete_column("claimed_by");
 }
+
+// A completed record's column and the task column it is copied from.
+struct CopiedColumn {
+    int complete;
+    int task;
+};
+constexpr CopiedColumn kCopied[] = {
+    {complete_column("id"), task_column("id")},
+    {complete_column("queue"), task_column("queue")},
+    {complete_column("payload"), task_column("payload")},
+    {complete_column("priority"), task_column("priority")},
+    {complete_column("attempts"), task_column("attempts")},
+    {complete_column("max_attempts"), task_column("max_attempts")},
+    {complete_column("dedupe_key"), task_column("dedupe_key")},
+    {complete_column("token"), task_column("token")},
+    {complete_column("created_at"), task_column("created_at")},
+    {complete_column("execution_id"), task_column("execution_id")},
+    {complete_column("worker"), task_column("worker")},
+    {complete_column("started_at"), task_column("claimed_at")},
+    {complete_column("enqueued_by"), task_column("enqueued_by")},
+    {complete_column("claimed_by"), task_column("claimed_by")},
+};
 
 // Rounds of read, compare, delete when concurrent changes keep winning.
 constexpr int kMaxCompareAndSetRounds = 100;
@@ -43,42 +87,43 @@ bool is_processing(Datum state) {
            memcmp(VARDATA_ANY(t), kProcessing, sizeof(kProcessing) - 1) == 0;
 }
 
-// The completed record of the deleted processing row `old` (in coord.tasks'
-// column order; its claim columns are set while processing).
+// The completed record of the deleted processing row `old`; its claim
+// columns are set while processing.
 HeapTuple completed_record(Relation tasks, HeapTuple old, Relation complete,
                            std::optional<Datum> result, Micros now) {
-    Datum in[tasks_col::count];
-    bool in_null[tasks_col::count];
-    heap_deform_tuple(old, RelationGetDescr(tasks), in, in_null);
-    Datum out[complete_col::count];
-    bool out_null[complete_col::count];
-    auto take = [&](int to, int from) {
-        out[to - 1] = in[from - 1];
-        out_null[to - 1] = in_null[from - 1];
-    };
-    take(complete_col::id, tasks_col::id);
-    take(complete_col::queue, tasks_col::queue);
-    take(complete_col::payload, tasks_col::payload);
-    take(complete_col::priority, tasks_col::priority);
-    take(complete_col::attempts, tasks_col::attempts);
-    take(complete_col::max_attempts, tasks_col::max_attempts);
-    take(complete_col::dedupe_key, tasks_col::dedupe_key);
-    take(complete_col::token, tasks_col::token);
-    take(complete_col::created_at, tasks_col::created_at);
-    take(complete_col::execution_id, tasks_col::execution_id);
-    take(complete_col::worker, tasks_col::worker);
-    take(complete_col::started_at, tasks_col::claimed_at);
-    out[complete_col::completed_at - 1] = TimestampTzGetDatum(now);
-    out_null[complete_col::completed_at - 1] = false;
-    out[complete_col::result - 1] = result ? *result : Datum(0);
-    out_null[complete_col::result - 1] = !result;
-    // heap_insert checks no NOT NULL constraint: the claim columns of a
-    // processing row are never NULL, but say so rather than store one.
-    for (int col : {complete_col::execution_id, complete_col::worker, complete_col::started_at})
-        if (out_null[col - 1])
+    const AttrNumber* from = task_columns.layout(tasks).attnum;
+    const AttrNumber* to = complete_columns.layout(complete).attnum;
+    TupleDesc desc = RelationGetDescr(tasks);
+    // One pass over the old row (heap_getattr per column would walk it again
+    // for every column after a variable-length one).
+    Datum* in = static_cast<Datum*>(palloc(sizeof(Datum) * desc->natts));
+    bool* in_null = static_cast<bool*>(palloc(sizeof(bool) * desc->natts));
+    heap_deform_tuple(old, desc, in, in_null);
+    RowValues row = new_row_values(complete);
+    for (const CopiedColumn& c : kCopied) {
+        int i = from[c.task] - 1;
+        if (in_null[i]) {
+            set_column_null(row, to[c.complete]);
+        } else {
+            set_column(row, to[c.complete], in[i]);
+        }
+    }
+    set_column(row, to[complete_col::completed_at], TimestampTzGetDatum(now));
+    if (result) {
+        set_column(row, to[complete_col::result], *result);
+    } else {
+        set_column_null(row, to[complete_col::result]);
+    }
+    // The claim columns of a processing row are never NULL; say so rather
+    // than report a NOT NULL violation of coord.tasks_complete.
+    for (int col : {complete_col::execution_id, complete_col::worker, complete_col::started_at,
+                    complete_col::enqueued_by, complete_col::claimed_by})
+        if (row.nulls[to[col] - 1])
             elog(ERROR, "pg_coord: processing task %lld without its claim columns",
-                 static_cast<long long>(DatumGetInt64(in[tasks_col::id - 1])));
-    return heap_form_tuple(RelationGetDescr(complete), out, out_null);
+                 static_cast<long long>(DatumGetInt64(in[from[task_col::id] - 1])));
+    // heap_insert checks no NOT NULL constraint.
+    require_not_null(complete, row.nulls);
+    return heap_form_tuple(RelationGetDescr(complete), row.values, row.nulls);
 }
 
 enum class Deleted { yes, not_current, changed };
@@ -87,23 +132,27 @@ enum class Deleted { yes, not_current, changed };
 // earlier changes, such as the claim in the same statement, are seen): reads
 // the task's visible row version through the primary key
 // (with a fresh statement snapshot under READ COMMITTED) and, when it is
-// processing under `token`, deletes exactly that version and inserts its
-// completed record. `changed`: a concurrent transaction changed the version
+// processing under `token` by `role`, deletes exactly that version and
+// inserts its completed record. `changed`: a concurrent transaction changed the version
 // first (read again).
 Deleted delete_if_current(Relation tasks, Oid pkey, Relation complete, std::int64_t task_id,
-                          std::int64_t token, std::optional<Datum> result, Micros now) {
+                          std::int64_t token, Oid role, std::optional<Datum> result, Micros now) {
+    const AttrNumber* attnum = task_columns.layout(tasks).attnum;
     ScanKeyData key;
-    ScanKeyInit(&key, tasks_col::id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(task_id));
+    ScanKeyInit(&key, attnum[task_col::id], BTEqualStrategyNumber, F_INT8EQ,
+                Int64GetDatum(task_id));
     Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
     SysScanDesc scan = systable_beginscan(tasks, pkey, true, snapshot, 1, &key);
     HeapTuple found = systable_getnext(scan);
     HeapTuple old = nullptr;
     if (HeapTupleIsValid(found)) {
         TupleDesc desc = RelationGetDescr(tasks);
-        bool state_null = false, token_null = false;
-        Datum state = heap_getattr(found, tasks_col::state, desc, &state_null);
-        Datum current = heap_getattr(found, tasks_col::token, desc, &token_null);
-        if (!state_null && !token_null && is_processing(state) && DatumGetInt64(current) == token)
+        bool state_null = false, token_null = false, role_null = false;
+        Datum state = heap_getattr(found, attnum[task_col::state], desc, &state_null);
+        Datum current = heap_getattr(found, attnum[task_col::token], desc, &token_null);
+        Datum claimed_by = heap_getattr(found, attnum[task_col::claimed_by], desc, &role_null);
+        if (!state_null && !token_null && !role_null && is_processing(state) &&
+            DatumGetInt64(current) == token && DatumGetObjectId(claimed_by) == role)
             old = heap_copytuple(found);
     }
     systable_endscan(scan);
@@ -140,8 +189,8 @@ Deleted delete_if_current(Relation tasks, Oid pkey, Relation complete, std::int6
 
 }  // namespace
 
-TaskMove move_completed_task(std::int64_t task_id, std::int64_t token, std::optional<Datum> result,
-                             Micros now) {
+TaskMove move_completed_task(std::int64_t task_id, std::int64_t token, Oid role,
+                             std::optional<Datum> result, Micros now) {
     return pg_call([&] {
         Oid pkey = coord_relation_oid(CoordRelation::tasks_pkey);
         // The locks DELETE and INSERT take, kept until the transaction ends.
@@ -149,15 +198,12 @@ TaskMove move_completed_task(std::int64_t task_id, std::int64_t token, std::opti
         Relation complete =
             table_open(coord_relation_oid(CoordRelation::tasks_complete), RowExclusiveLock);
         TaskMove outcome = TaskMove::needs_sql;
-        // For the delete from coord.tasks the same test holds: any trigger
-        // (a foreign key referencing it included) needs the executor.
-        if (!insert_needs_executor(tasks) && !insert_needs_executor(complete) &&
-            RelationGetDescr(tasks)->natts == tasks_col::count &&
-            RelationGetDescr(complete)->natts == complete_col::count) {
+        if (may_write_directly(tasks, task_columns, WriteCommand::delete_) &&
+            may_write_directly(complete, complete_columns, WriteCommand::insert)) {
             Deleted d = Deleted::changed;
             for (int round = 0; round < kMaxCompareAndSetRounds && d == Deleted::changed; ++round) {
                 CommandCounterIncrement();
-                d = delete_if_current(tasks, pkey, complete, task_id, token, result, now);
+                d = delete_if_current(tasks, pkey, complete, task_id, token, role, result, now);
             }
             if (d == Deleted::changed)
                 ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),

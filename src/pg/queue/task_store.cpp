@@ -20,21 +20,24 @@ constexpr Oid kJsonb = JSONBOID;
 // coord.tasks_complete, else nothing.
 std::optional<TaskClaimState> load_claim_state(Spi& spi, std::int64_t task_id) {
     static Statement active(
-        "SELECT state, token, attempts, max_attempts FROM coord.tasks WHERE id = $1 FOR UPDATE",
+        "SELECT state, token, attempts, max_attempts, claimed_by FROM coord.tasks "
+        "WHERE id = $1 FOR UPDATE",
         {INT8OID});
     static Statement complete(
-        "SELECT token, attempts, max_attempts FROM coord.tasks_complete WHERE id = $1", {INT8OID});
+        "SELECT token, attempts, max_attempts, claimed_by FROM coord.tasks_complete WHERE id = $1",
+        {INT8OID});
     if (spi.run(active, {int64_param(task_id)}) == 1) {
         Row row = *spi.first_row();
         std::optional<TaskState> state = parse_task_state(row.get_text(1).value_or(""));
         if (!state) throw Error(sqlstate::internal_error, "task row with an unknown state");
         return TaskClaimState{*state, row.get_int64(2).value_or(0), row.get_int32(3).value_or(0),
-                              row.get_int32(4).value_or(1)};
+                              row.get_int32(4).value_or(1), row.get_oid(5).value_or(InvalidOid)};
     }
     if (spi.run(complete, {int64_param(task_id)}) == 1) {
         Row row = *spi.first_row();
         return TaskClaimState{TaskState::complete, row.get_int64(1).value_or(0),
-                              row.get_int32(2).value_or(0), row.get_int32(3).value_or(1)};
+                              row.get_int32(2).value_or(0), row.get_int32(3).value_or(1),
+                              row.get_oid(4).value_or(InvalidOid)};
     }
     return std::nullopt;
 }
@@ -54,7 +57,7 @@ bool end_attempt(Spi& spi, std::int64_t task_id, std::int64_t token, const Retry
         "    AND (NOT $8 OR lease_expires_at < pg_catalog.clock_timestamp())), "
         "upd AS ("
         "  UPDATE coord.tasks t SET state = $3, run_at = $4, worker = NULL, execution_id = NULL, "
-        "         claimed_at = NULL, lease_expires_at = NULL, "
+        "         claimed_at = NULL, lease_expires_at = NULL, claimed_by = NULL, "
         "         last_error = COALESCE($5, pg_catalog.format('claim expired at %s (worker %s)', "
         "                                                     old.lease_expires_at, old.worker)), "
         "         finished_at = CASE WHEN $3 = 'dead' THEN $6 END "
@@ -78,20 +81,23 @@ double jitter() { return pg_prng_double(&pg_global_prng_state); }
 std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
     // Without a dedupe_key a plain insert (no speculative insertion).
     static Statement insert_plain(
-        "INSERT INTO coord.tasks (queue, state, payload, priority, run_at, max_attempts, created_at) "
-        "VALUES ($1, 'pending', $2, $3, $4, $5, $6) RETURNING id",
-        {TEXTOID, kJsonb, INT4OID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}, /*generic_plan=*/true);
+        "INSERT INTO coord.tasks (queue, state, payload, priority, run_at, max_attempts, created_at, "
+        "                         enqueued_by) "
+        "VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7) RETURNING id",
+        {TEXTOID, kJsonb, INT4OID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, REGROLEOID},
+        /*generic_plan=*/true);
     static Statement insert(
         "INSERT INTO coord.tasks (queue, state, payload, priority, run_at, max_attempts, "
-        "                         dedupe_key, created_at) "
-        "VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7) "
+        "                         dedupe_key, created_at, enqueued_by) "
+        "VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8) "
         "ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND state <> 'dead' "
         "DO NOTHING RETURNING id",
-        {TEXTOID, kJsonb, INT4OID, TIMESTAMPTZOID, INT4OID, TEXTOID, TIMESTAMPTZOID});
+        {TEXTOID, kJsonb, INT4OID, TIMESTAMPTZOID, INT4OID, TEXTOID, TIMESTAMPTZOID, REGROLEOID});
     if (!r.dedupe_key) {
         spi.run(insert_plain, {text_param(r.queue), datum_param(kJsonb, r.payload),
                                int32_param(r.priority), timestamptz_param(r.run_at),
-                               int32_param(r.max_attempts), timestamptz_param(now)});
+                               int32_param(r.max_attempts), timestamptz_param(now),
+                               role_param(r.enqueued_by)});
         return *spi.first_row()->get_int64(1);
     }
     static Statement existing(
@@ -103,7 +109,7 @@ std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
         if (spi.run(insert, {text_param(r.queue), datum_param(kJsonb, r.payload),
                              int32_param(r.priority), timestamptz_param(r.run_at),
                              int32_param(r.max_attempts), text_param(r.dedupe_key),
-                             timestamptz_param(now)}) == 1)
+                             timestamptz_param(now), role_param(r.enqueued_by)}) == 1)
             return *spi.first_row()->get_int64(1);
         if (spi.run(existing, {text_param(r.queue), text_param(r.dedupe_key)}) == 1)
             return *spi.first_row()->get_int64(1);
@@ -113,24 +119,30 @@ std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
 }
 
 std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::string_view worker,
-                                     Micros lease, std::int32_t batch, Micros now) {
-    // The claim's token is next_claim_token(token) = token + 1. The picked ids
+                                     Oid claimant, Micros lease, std::int32_t batch, Micros now) {
+    // The claim's token comes from the token allocator (coord.new_token: never
+    // handed out before, larger than the task's last). The payload and
+    // execution_id are passed on as Datums: the casts keep them jsonb and
+    // uuid even in a table whose columns were retyped. The picked ids
     // are an array (an InitPlan), so the update looks each one up by primary
     // key: a join could become a merge join that walks the whole primary key
     // index from its start in a generic plan.
     static Statement claim(
         "UPDATE coord.tasks t SET state = 'processing', attempts = t.attempts + 1, "
-        "       token = t.token + 1, worker = $2, execution_id = pg_catalog.gen_random_uuid(), "
-        "       claimed_at = $3, lease_expires_at = $4 "
+        "       token = coord.new_token(t.token), worker = $2, execution_id = pg_catalog.gen_random_uuid(), "
+        "       claimed_at = $3, lease_expires_at = $4, claimed_by = $6 "
         "WHERE t.id = ANY (ARRAY("
         "  SELECT id FROM coord.tasks "
         "  WHERE queue = $1 AND state = 'pending' AND run_at <= $3 "
         "  ORDER BY priority DESC, run_at, id "
         "  LIMIT $5 FOR UPDATE SKIP LOCKED)) "
-        "RETURNING t.id, t.payload, t.attempts, t.token, t.execution_id, t.priority, t.run_at",
-        {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID}, /*generic_plan=*/true);
+        "RETURNING t.id, t.payload::pg_catalog.jsonb, t.attempts, t.token, "
+        "          t.execution_id::pg_catalog.uuid, t.priority, t.run_at",
+        {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, REGROLEOID},
+        /*generic_plan=*/true);
     std::uint64_t n = spi.run(claim, {text_param(queue), text_param(worker), timestamptz_param(now),
-                                      timestamptz_param(now + lease), int32_param(batch)});
+                                      timestamptz_param(now + lease), int32_param(batch),
+                                      role_param(claimant)});
     std::vector<ClaimedTask> claimed;
     claimed.reserve(n);
     MemoryContext into = spi.caller_context();
@@ -149,51 +161,73 @@ std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::stri
     return claimed;
 }
 
-Micros heartbeat_task(Spi& spi, std::int64_t task_id, std::int64_t token, Micros extend, Micros now) {
+Micros heartbeat_task(Spi& spi, std::int64_t task_id, std::int64_t token, const Caller& caller,
+                      Micros extend, Micros now) {
     static Statement extend_claim(
         "UPDATE coord.tasks SET lease_expires_at = $3 "
-        "WHERE id = $1 AND state = 'processing' AND token = $2",
-        {INT8OID, INT8OID, TIMESTAMPTZOID}, /*generic_plan=*/true);
+        "WHERE id = $1 AND state = 'processing' AND token = $2 AND claimed_by = $4",
+        {INT8OID, INT8OID, TIMESTAMPTZOID, REGROLEOID}, /*generic_plan=*/true);
     Micros expires_at = now + extend;
-    if (spi.run(extend_claim, {int64_param(task_id), int64_param(token), timestamptz_param(expires_at)}) == 1)
-        return expires_at;
-    require_current_claim(load_claim_state(spi, task_id), task_id, token, "heartbeat");
+    auto extend_as = [&](Oid role) {
+        return spi.run(extend_claim, {int64_param(task_id), int64_param(token),
+                                      timestamptz_param(expires_at), role_param(role)}) == 1;
+    };
+    if (extend_as(caller.role())) return expires_at;
+    std::optional<TaskClaimState> state = load_claim_state(spi, task_id);  // locked
+    require_current_claim(state, task_id, token, "heartbeat");
+    require_claim_role(*state, task_id, caller, "heartbeat");
+    // An administrator acts as the claim's role: the claim stays that role's.
+    if (state->claimed_by != caller.role() && extend_as(state->claimed_by)) return expires_at;
     // The claim is current now although the update found nothing: it
     // changed in between; report it as lost rather than guess.
     throw Error(sqlstate::lease_lost, fmt::format("cannot heartbeat task {}: claim {} changed", task_id, token));
 }
 
-bool complete_task(std::int64_t task_id, std::int64_t token, std::optional<Datum> result, Micros now) {
-    TaskMove move = move_completed_task(task_id, token, result, now);
+bool complete_task(std::int64_t task_id, std::int64_t token, const Caller& caller,
+                   std::optional<Datum> result, Micros now) {
+    TaskMove move = move_completed_task(task_id, token, caller.role(), result, now);
     if (move == TaskMove::moved) return true;
     Spi spi;
     // The same move as one statement, for tables the executor must write
-    // (an administrator added a trigger or a constraint).
+    // (an administrator added a trigger or a constraint), and for an
+    // administrator completing another role's claim.
     static Statement move_by_sql(
         "WITH moved AS ("
         "  DELETE FROM coord.tasks WHERE id = $1 AND state = 'processing' AND token = $2 "
+        "    AND claimed_by = $5 "
         "  RETURNING *) "
         "INSERT INTO coord.tasks_complete (id, queue, payload, priority, attempts, max_attempts, "
         "                                  dedupe_key, token, created_at, completed_at, "
-        "                                  execution_id, worker, started_at, result) "
+        "                                  execution_id, worker, started_at, result, "
+        "                                  enqueued_by, claimed_by) "
         "SELECT id, queue, payload, priority, attempts, max_attempts, dedupe_key, token, "
-        "       created_at, $4, execution_id, worker, claimed_at, $3 FROM moved",
-        {INT8OID, INT8OID, kJsonb, TIMESTAMPTZOID}, /*generic_plan=*/true);
-    if (move == TaskMove::needs_sql &&
-        spi.run(move_by_sql, {int64_param(task_id), int64_param(token), datum_param(kJsonb, result),
-                              timestamptz_param(now)}) == 1)
-        return true;
-    std::optional<TaskClaimState> state = load_claim_state(spi, task_id);
+        "       created_at, $4, execution_id, worker, claimed_at, $3, enqueued_by, claimed_by "
+        "FROM moved",
+        {INT8OID, INT8OID, kJsonb, TIMESTAMPTZOID, REGROLEOID}, /*generic_plan=*/true);
+    auto move_as = [&](Oid role) {
+        return spi.run(move_by_sql, {int64_param(task_id), int64_param(token),
+                                     datum_param(kJsonb, result), timestamptz_param(now),
+                                     role_param(role)}) == 1;
+    };
+    if (move == TaskMove::needs_sql && move_as(caller.role())) return true;
+    std::optional<TaskClaimState> state = load_claim_state(spi, task_id);  // locked
     // The same completion again: nothing to do.
-    if (state && state->state == TaskState::complete && state->token == token) return false;
+    if (state && state->state == TaskState::complete && state->token == token) {
+        require_claim_role(*state, task_id, caller, "complete");
+        return false;
+    }
     require_current_claim(state, task_id, token, "complete");
+    require_claim_role(*state, task_id, caller, "complete");
+    // An administrator acts as the claim's role: the completion stays that role's.
+    if (state->claimed_by != caller.role() && move_as(state->claimed_by)) return true;
     throw Error(sqlstate::lease_lost, fmt::format("cannot complete task {}: claim {} changed", task_id, token));
 }
 
-TaskState fail_task(Spi& spi, std::int64_t task_id, std::int64_t token, const std::string& error,
-                    std::optional<Micros> retry_in, Micros now) {
+TaskState fail_task(Spi& spi, std::int64_t task_id, std::int64_t token, const Caller& caller,
+                    const std::string& error, std::optional<Micros> retry_in, Micros now) {
     std::optional<TaskClaimState> state = load_claim_state(spi, task_id);
     require_current_claim(state, task_id, token, "fail");
+    require_claim_role(*state, task_id, caller, "fail");
     RetryDecision next = decide_retry(*state, now, retry_in, jitter());
     if (!end_attempt(spi, task_id, token, next, "failed", error, now, false))
         throw Error(sqlstate::lease_lost, fmt::format("cannot fail task {}: claim {} changed", task_id, token));
@@ -250,10 +284,13 @@ std::pair<std::int64_t, std::int64_t> requeue_expired_claims(Spi& spi, Micros no
 }
 
 std::int64_t prune_completed(Spi& spi, Micros before, long limit) {
+    // Rows another transaction is deleting (another sweep's prune, not yet
+    // committed) are skipped, not waited for.
     static Statement prune(
         "WITH gone AS ("
         "  DELETE FROM coord.tasks_complete WHERE id = ANY (ARRAY("
-        "    SELECT id FROM coord.tasks_complete WHERE completed_at < $1 LIMIT $2)) "
+        "    SELECT id FROM coord.tasks_complete WHERE completed_at < $1 LIMIT $2 "
+        "    FOR UPDATE SKIP LOCKED)) "
         "  RETURNING id), "
         "history AS (DELETE FROM coord.task_attempts a USING gone WHERE a.task_id = gone.id) "
         "SELECT count(*) FROM gone",

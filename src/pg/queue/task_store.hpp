@@ -16,6 +16,7 @@ struct EnqueueRequest {
     std::int32_t priority;
     std::int32_t max_attempts;
     std::optional<std::string_view> dedupe_key;
+    Oid enqueued_by;  // the caller's role: who may read the task (core/queue/task.hpp)
 };
 std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& request, Micros now);
 
@@ -28,15 +29,20 @@ struct ClaimedTask {
     std::int32_t priority;
     Micros run_at;
 };
-// Highest priority first, then oldest run_at, then id.
+// Highest priority first, then oldest run_at, then id. The claims belong to
+// `claimant`, the caller's role.
 std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::string_view worker,
-                                     Micros lease, std::int32_t batch, Micros now);
+                                     Oid claimant, Micros lease, std::int32_t batch, Micros now);
 
-Micros heartbeat_task(Spi& spi, std::int64_t task_id, std::int64_t token, Micros extend, Micros now);
+// heartbeat, complete and fail of another role's claim: 42501 unless the
+// caller is coord_admin (core/queue/task.hpp), and nothing changes.
+Micros heartbeat_task(Spi& spi, std::int64_t task_id, std::int64_t token, const Caller& caller,
+                      Micros extend, Micros now);
 // Connects to SPI only when the direct move (task_move.hpp) cannot decide.
-bool complete_task(std::int64_t task_id, std::int64_t token, std::optional<Datum> result, Micros now);
-TaskState fail_task(Spi& spi, std::int64_t task_id, std::int64_t token, const std::string& error,
-                    std::optional<Micros> retry_in, Micros now);
+bool complete_task(std::int64_t task_id, std::int64_t token, const Caller& caller,
+                   std::optional<Datum> result, Micros now);
+TaskState fail_task(Spi& spi, std::int64_t task_id, std::int64_t token, const Caller& caller,
+                    const std::string& error, std::optional<Micros> retry_in, Micros now);
 bool retry_dead_task(Spi& spi, std::int64_t task_id, Micros now);
 
 // Sweep: requeue (or dead-letter) up to `limit` processing tasks whose claim

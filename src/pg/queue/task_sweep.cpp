@@ -31,7 +31,9 @@ void sync_counted(SweepContext& ctx, const char* kind, const std::vector<FiringA
 
 void lease_step(SweepContext& ctx) {
     static Statement held_too_long(
-        "SELECT name, pg_catalog.json_build_object('owner', owner, 'token', token, "
+        // Not the token: coord_user members read the alerts, and a role sees
+        // only its own holdings' tokens (coord.leases).
+        "SELECT name, pg_catalog.json_build_object('owner', owner, 'holder_role', holder_role, "
         "  'acquired_at', acquired_at, 'expires_at', expires_at, 'held_for', $1 - acquired_at)::text "
         "FROM coord.lease_state "
         "WHERE owner IS NOT NULL AND expires_at > $1 AND acquired_at < $2 ORDER BY name",

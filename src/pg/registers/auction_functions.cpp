@@ -6,9 +6,8 @@
 #include "core/common/error.hpp"
 #include "core/common/validate.hpp"
 #include "core/registers/auction.hpp"
-#include "pg/common/caller.hpp"
+#include "pg/common/calling_role.hpp"
 #include "pg/common/datum.hpp"
-#include "pg/common/run_as_owner.hpp"
 #include "pg/common/spi.hpp"
 #include "pg/registers/write_attempt.hpp"
 
@@ -30,7 +29,7 @@ std::optional<AuctionState> read_auction(Spi& spi, std::string_view auction) {
     std::optional<Row> row = spi.first_row();
     if (!row) return std::nullopt;
     AuctionState s;
-    s.opened_by = static_cast<RoleId>(row->get_int32(1).value_or(0));
+    s.opened_by = static_cast<RoleId>(row->get_oid(1).value_or(InvalidOid));
     s.closes_at = row->get_timestamptz(2).value_or(0);
     s.closed_at = row->get_timestamptz(3);
     s.reserve = parse_amount(row->get_text(4).value_or("0"), "reserve");
@@ -91,7 +90,7 @@ BidAnswer place_bid(Spi& spi, const Caller& caller, std::string_view auction,
         if (attempt_write([&] {
                 return spi.run(update, {text_param(auction), text_param(bidder),
                                         text_param(amount_text),
-                                        datum_param(OIDOID, ObjectIdGetDatum(caller.role)),
+                                        datum_param(OIDOID, ObjectIdGetDatum(caller.role())),
                                         int64_param(state.bids)}) == 1;
             }))
             return {true, std::string(bidder), amount};
@@ -133,7 +132,7 @@ void open_auction(Spi& spi, const Caller& caller, std::string_view auction, Micr
         if (decide_open(read_auction(spi, auction), caller, auction, closes_at, reserve,
                         now_micros()) == OpenOutcome::unchanged)
             return;
-        if (spi.run(insert, {text_param(auction), datum_param(OIDOID, ObjectIdGetDatum(caller.role)),
+        if (spi.run(insert, {text_param(auction), datum_param(OIDOID, ObjectIdGetDatum(caller.role())),
                              timestamptz_param(closes_at), text_param(format_amount(reserve))}) == 1)
             return;
         // Opened concurrently: decide against that one.
@@ -145,30 +144,30 @@ void open_auction(Spi& spi, const Caller& caller, std::string_view auction, Micr
 }  // namespace
 
 COORD_FUNCTION(coord_auction_open) {
-    Caller caller = current_caller();
+    CallingRole caller;
     Args args(fcinfo);
     auto auction = auction_arg(args, 0);
     Micros closes_at = require_present(args.get_timestamptz(1), "closes_at");
     if (TIMESTAMP_NOT_FINITE(closes_at))
         throw Error(sqlstate::invalid_parameter_value, "closes_at must be a finite time");
     Amount reserve = amount_arg(args, 2, "reserve");
-    run_as_owner(function_owner(fcinfo), [&] {
+    [&] {
         Spi spi;
         open_auction(spi, caller, auction, closes_at, reserve);
-    });
+    }();
     return Datum(0);
 }
 
 COORD_FUNCTION(coord_bid) {
-    Caller caller = current_caller();
+    CallingRole caller;
     Args args(fcinfo);
     auto auction = auction_arg(args, 0);
     auto bidder = require_text(args.get_text(1), "bidder", kMaxBidderBytes);
     Amount amount = amount_arg(args, 2, "amount");
-    BidAnswer answer = run_as_owner(function_owner(fcinfo), [&] {
+    BidAnswer answer = [&] {
         Spi spi;
         return place_bid(spi, caller, auction, bidder, amount);
-    });
+    }();
     begin_result_set(fcinfo);
     Datum values[3] = {BoolGetDatum(answer.leading),
                        answer.high_bidder ? text_datum(*answer.high_bidder) : Datum(0),
@@ -179,13 +178,13 @@ COORD_FUNCTION(coord_bid) {
 }
 
 COORD_FUNCTION(coord_auction_close) {
-    Caller caller = current_caller();
+    CallingRole caller;
     Args args(fcinfo);
     auto auction = auction_arg(args, 0);
-    AuctionState closed = run_as_owner(function_owner(fcinfo), [&] {
+    AuctionState closed = [&] {
         Spi spi;
         return close_auction(spi, caller, auction);
-    });
+    }();
     begin_result_set(fcinfo);
     Datum values[3] = {closed.high_bidder ? text_datum(*closed.high_bidder) : Datum(0),
                        closed.high_bidder ? numeric_datum(closed.high_amount) : Datum(0),

@@ -7,9 +7,8 @@
 #include "core/common/error.hpp"
 #include "core/common/validate.hpp"
 #include "core/registers/register.hpp"
-#include "pg/common/caller.hpp"
+#include "pg/common/calling_role.hpp"
 #include "pg/common/datum.hpp"
-#include "pg/common/run_as_owner.hpp"
 #include "pg/common/spi.hpp"
 #include "pg/registers/write_attempt.hpp"
 
@@ -38,7 +37,7 @@ std::optional<StoredRegister> read_register(Spi& spi, std::string_view key) {
     std::optional<Row> row = spi.first_row();
     if (!row) return std::nullopt;
     return StoredRegister{RegisterState{row->get_int64(2).value_or(0),
-                                        static_cast<RoleId>(row->get_int32(3).value_or(0))},
+                                        static_cast<RoleId>(row->get_oid(3).value_or(InvalidOid))},
                           row->get_datum_copy(1, spi.caller_context()).value_or(Datum(0))};
 }
 
@@ -64,7 +63,7 @@ std::optional<RoleId> swap(Spi& spi, std::string_view key, RegisterVersion expec
     attempt_write([&] {
         spi.run(update, {text_param(key), int64_param(expected), datum_param(JSONBOID, value)});
         if (std::optional<Row> row = spi.first_row())
-            owner = static_cast<RoleId>(row->get_int32(1).value_or(0));
+            owner = static_cast<RoleId>(row->get_oid(1).value_or(InvalidOid));
         return owner.has_value();
     });
     return owner;
@@ -80,7 +79,7 @@ CasAnswer compare_and_swap(Spi& spi, const Caller& caller, std::string_view key,
                            RegisterVersion expected, Datum value) {
     for (int round = 0; round < kMaxSwapRounds; ++round) {
         if (expected == 0) {
-            if (insert_first(spi, key, value, caller.role)) return {true, value, 1};
+            if (insert_first(spi, key, value, caller.role())) return {true, value, 1};
         } else if (std::optional<RoleId> owner = swap(spi, key, expected, value)) {
             // Another role's key: the error rolls the swap back.
             require_register_access(caller, *owner, key);
@@ -113,13 +112,13 @@ Datum new_value_arg(const Args& args, int i) {
 }  // namespace
 
 COORD_FUNCTION(coord_register_get) {
-    Caller caller = current_caller();
+    CallingRole caller;
     Args args(fcinfo);
     auto key = key_arg(args, 0);
-    std::optional<StoredRegister> current = run_as_owner(function_owner(fcinfo), [&] {
+    std::optional<StoredRegister> current = [&] {
         Spi spi;
         return read_register(spi, key);
-    });
+    }();
     if (current) require_register_access(caller, current->state.owner, key);
     begin_result_set(fcinfo);
     Datum values[2] = {current ? current->value : Datum(0),
@@ -130,15 +129,15 @@ COORD_FUNCTION(coord_register_get) {
 }
 
 COORD_FUNCTION(coord_register_cas) {
-    Caller caller = current_caller();
+    CallingRole caller;
     Args args(fcinfo);
     auto key = key_arg(args, 0);
     RegisterVersion expected = require_expected_version(args.get_int64(1));
     Datum value = new_value_arg(args, 2);
-    CasAnswer answer = run_as_owner(function_owner(fcinfo), [&] {
+    CasAnswer answer = [&] {
         Spi spi;
         return compare_and_swap(spi, caller, key, expected, value);
-    });
+    }();
     begin_result_set(fcinfo);
     Datum values[3] = {BoolGetDatum(answer.swapped), answer.value.value_or(Datum(0)),
                        int64_datum(answer.version)};

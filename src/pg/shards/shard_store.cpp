@@ -5,6 +5,7 @@
 #include "pg/common/datum.hpp"
 #include "pg/shards/shard_store.hpp"
 #include "pg/common/index_lookup.hpp"
+#include "pg/common/relation_layout.hpp"
 
 #include <algorithm>
 
@@ -152,41 +153,49 @@ Epoch change_phase(Spi& spi, std::int64_t id, const MigrationRow& m, Phase next)
 // coord.route reads without SQL: SPI and the executor cost more than the
 // rest of a route call. Rows are read through the primary-key indexes with
 // a fresh snapshot (READ COMMITTED: the statement's view, after a
-// CommandCounterIncrement so this transaction's own changes are seen).
-// Column numbers follow CREATE TABLE in extension/sql/50_shards.sql.
-constexpr std::size_t kNameBuffer = kMaxShardNameBytes + 1;
+// CommandCounterIncrement so this transaction's own changes are seen). The
+// columns are found by name and type (relation_layout.hpp; 50_shards.sql).
+constexpr ColumnSpec kShardColumns[] = {
+    {"shard", TEXTOID}, {"node", TEXTOID},   {"epoch", INT8OID},
+    {"phase", TEXTOID}, {"source", TEXTOID}, {"target", TEXTOID},
+};
+ColumnMap shard_columns(kShardColumns);
+namespace shard_col {
+constexpr int shard = column_index(kShardColumns, "shard"), node = column_index(kShardColumns, "node"),
+              epoch = column_index(kShardColumns, "epoch"), phase = column_index(kShardColumns, "phase"),
+              source = column_index(kShardColumns, "source"),
+              target = column_index(kShardColumns, "target");
+}
+constexpr ColumnSpec kWatermarkColumns[] = {
+    {"shard", TEXTOID}, {"node", TEXTOID}, {"applied", INT8OID},
+};
+ColumnMap watermark_columns(kWatermarkColumns);
+namespace watermark_col {
+constexpr int shard = column_index(kWatermarkColumns, "shard"),
+              node = column_index(kWatermarkColumns, "node"),
+              applied = column_index(kWatermarkColumns, "applied");
+}
 
+// The shard row as plain data, so that it can leave pg_call (guard.hpp): its
+// text palloc'd in the caller's memory context (data == nullptr: NULL).
 struct RawShardRow {
     bool found;
     Epoch epoch;
-    char node[kNameBuffer];
-    std::size_t node_length;
-    char phase[32];
-    std::size_t phase_length;
-    char source[kNameBuffer];
-    std::size_t source_length;
-    char target[kNameBuffer];
-    std::size_t target_length;
+    TextBytes node, phase, source, target;
 };
 
-// Copies a text Datum into a fixed buffer (names are at most
-// kMaxShardNameBytes, checked on the way in). Only C calls: for pg_call.
-void copy_text(Datum d, char* out, std::size_t capacity, std::size_t* length) {
-    text* t = pg_detoast_datum_packed(reinterpret_cast<varlena*>(DatumGetPointer(d)));
-    std::size_t n = VARSIZE_ANY_EXHDR(t);
-    if (n > capacity) n = capacity;
-    memcpy(out, VARDATA_ANY(t), n);
-    *length = n;
-}
-
-void read_shard_row(std::string_view shard, RawShardRow& row) {
+RawShardRow read_shard_row(std::string_view shard) {
+    RawShardRow raw{};
+    RawShardRow* out = &raw;
     pg_call([&] {
         CommandCounterIncrement();
         Oid index = coord_relation_oid(CoordRelation::shard_state_pkey);
         Relation table = table_open(coord_relation_oid(CoordRelation::shard_state), AccessShareLock);
+        const AttrNumber* attnum = shard_columns.require_layout(table).attnum;
         text* key_text = cstring_to_text_with_len(shard.data(), static_cast<int>(shard.size()));
         ScanKeyData key;
-        ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key_text));
+        ScanKeyInit(&key, attnum[shard_col::shard], BTEqualStrategyNumber, F_TEXTEQ,
+                    PointerGetDatum(key_text));
         use_index_collations(&key, 1, index);
         Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
         SysScanDesc scan = systable_beginscan(table, index, true, snapshot, 1, &key);
@@ -194,21 +203,26 @@ void read_shard_row(std::string_view shard, RawShardRow& row) {
         if (HeapTupleIsValid(tuple)) {
             TupleDesc desc = RelationGetDescr(table);
             bool isnull = false;
-            row.found = true;
-            copy_text(heap_getattr(tuple, 2, desc, &isnull), row.node, kMaxShardNameBytes,
-                      &row.node_length);
-            row.epoch = DatumGetInt64(heap_getattr(tuple, 3, desc, &isnull));
-            copy_text(heap_getattr(tuple, 4, desc, &isnull), row.phase, sizeof(row.phase) - 1,
-                      &row.phase_length);
-            Datum source = heap_getattr(tuple, 5, desc, &isnull);
-            if (!isnull) copy_text(source, row.source, kMaxShardNameBytes, &row.source_length);
-            Datum target = heap_getattr(tuple, 6, desc, &isnull);
-            if (!isnull) copy_text(target, row.target, kMaxShardNameBytes, &row.target_length);
+            auto text_at = [&](int col) {
+                Datum value = heap_getattr(tuple, attnum[col], desc, &isnull);
+                return isnull ? TextBytes{nullptr, 0} : copy_text_bytes(value);
+            };
+            out->found = true;
+            out->node = text_at(shard_col::node);
+            out->epoch = DatumGetInt64(heap_getattr(tuple, attnum[shard_col::epoch], desc, &isnull));
+            out->phase = text_at(shard_col::phase);
+            out->source = text_at(shard_col::source);
+            out->target = text_at(shard_col::target);
         }
         systable_endscan(scan);
         UnregisterSnapshot(snapshot);
         table_close(table, AccessShareLock);
     });
+    return raw;
+}
+
+std::string string_of(const TextBytes& bytes) {
+    return bytes.data ? std::string(bytes.data, bytes.length) : std::string();
 }
 
 // The node's reported watermark for the shard (nullopt: never reported).
@@ -219,11 +233,14 @@ std::optional<Version> read_watermark(std::string_view shard, std::string_view n
         Oid index = coord_relation_oid(CoordRelation::shard_watermark_pkey);
         Relation table =
             table_open(coord_relation_oid(CoordRelation::shard_watermark), AccessShareLock);
+        const AttrNumber* attnum = watermark_columns.require_layout(table).attnum;
         text* shard_text = cstring_to_text_with_len(shard.data(), static_cast<int>(shard.size()));
         text* node_text = cstring_to_text_with_len(node.data(), static_cast<int>(node.size()));
         ScanKeyData keys[2];
-        ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(shard_text));
-        ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(node_text));
+        ScanKeyInit(&keys[0], attnum[watermark_col::shard], BTEqualStrategyNumber, F_TEXTEQ,
+                    PointerGetDatum(shard_text));
+        ScanKeyInit(&keys[1], attnum[watermark_col::node], BTEqualStrategyNumber, F_TEXTEQ,
+                    PointerGetDatum(node_text));
         use_index_collations(keys, 2, index);
         Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
         SysScanDesc scan = systable_beginscan(table, index, true, snapshot, 2, keys);
@@ -231,7 +248,8 @@ std::optional<Version> read_watermark(std::string_view shard, std::string_view n
         if (HeapTupleIsValid(tuple)) {
             bool isnull = false;
             found = true;
-            applied = DatumGetInt64(heap_getattr(tuple, 3, RelationGetDescr(table), &isnull));
+            applied = DatumGetInt64(heap_getattr(tuple, attnum[watermark_col::applied],
+                                                 RelationGetDescr(table), &isnull));
         }
         systable_endscan(scan);
         UnregisterSnapshot(snapshot);
@@ -327,16 +345,16 @@ Epoch rollback_migration(Spi& spi, std::int64_t migration_id) {
 }
 
 RouteAnswer route_shard(std::string_view shard, std::optional<Version> min_version) {
-    RawShardRow raw{};
-    read_shard_row(shard, raw);
+    RawShardRow raw = read_shard_row(shard);
     if (!raw.found) throw_unknown_shard(shard);
     ShardRow row;
     row.epoch = raw.epoch;
-    row.node.assign(raw.node, raw.node_length);
-    if (std::string_view(raw.phase, raw.phase_length) != "stable") {
-        row.phase = stored_phase(std::string(raw.phase, raw.phase_length));
-        row.source.assign(raw.source, raw.source_length);
-        row.target.assign(raw.target, raw.target_length);
+    row.node = string_of(raw.node);
+    std::string phase = string_of(raw.phase);
+    if (phase != "stable") {
+        row.phase = stored_phase(phase);
+        row.source = string_of(raw.source);
+        row.target = string_of(raw.target);
     }
     Placement placement = row.placement();
     RouteAnswer answer;

@@ -1,6 +1,7 @@
 #include "core/alerts/alerts.hpp"
 #include "pg/sweep/alerts.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/common/lock_wait.hpp"
 
 namespace coord::pg {
 
@@ -17,9 +18,14 @@ void log_alert(const char* event, std::string_view kind, const std::string& subj
 
 AlertSyncCounts sync_alerts_counted(Spi& spi, std::string_view kind,
                                     const std::vector<FiringAlert>& firing) {
+    // Nothing here waits for another transaction (another sweep may have
+    // raised or resolved one of these alerts and not committed yet; a
+    // coord.sweep() can stay open for hours): the open alerts are read
+    // without a lock, a resolve skips a row that is locked, and a raise
+    // gives up at once when the same alert is being inserted. Whatever was
+    // skipped is decided again by the next sweep.
     static Statement open_alerts(
-        "SELECT subject FROM coord.alerts WHERE kind = $1 AND resolved_at IS NULL "
-        "ORDER BY subject FOR UPDATE",
+        "SELECT subject FROM coord.alerts WHERE kind = $1 AND resolved_at IS NULL ORDER BY subject",
         {TEXTOID});
     // NOTIFY payloads are limited to 8000 bytes: a large detail is left out
     // of the payload (it stays in the row).
@@ -35,9 +41,16 @@ AlertSyncCounts sync_alerts_counted(Spi& spi, std::string_view kind,
         "         'raised_at', a.raised_at)::text) "
         "FROM a",
         {TEXTOID, TEXTOID, TEXTOID});
+    // After the server clock stepped back, an alert can have been raised
+    // "later" than now: it resolves at its raised_at (never before it, which
+    // alerts_resolved_after_raised forbids and would fail the whole step).
     static Statement resolve(
-        "WITH a AS (UPDATE coord.alerts SET resolved_at = pg_catalog.clock_timestamp() "
-        "           WHERE kind = $1 AND subject = $2 AND resolved_at IS NULL RETURNING *) "
+        "WITH a AS (UPDATE coord.alerts "
+        "           SET resolved_at = GREATEST(pg_catalog.clock_timestamp(), raised_at) "
+        "           WHERE id = (SELECT id FROM coord.alerts "
+        "                       WHERE kind = $1 AND subject = $2 AND resolved_at IS NULL "
+        "                       FOR UPDATE SKIP LOCKED) "
+        "           RETURNING *) "
         "SELECT a.detail::text, pg_catalog.pg_notify('coord_alerts', "
         "       json_build_object('event', 'resolved', 'id', a.id, 'kind', a.kind, "
         "         'subject', a.subject, 'raised_at', a.raised_at, "
@@ -58,9 +71,17 @@ AlertSyncCounts sync_alerts_counted(Spi& spi, std::string_view kind,
     AlertSyncCounts counts;
     for (std::size_t index : plan.raise) {
         const FiringAlert& f = firing[index];
-        if (spi.run(raise, {text_param(kind), text_param(f.subject), text_param(f.detail_json)}) == 1) {
+        bool raised = false;
+        std::string detail;
+        with_lock_wait_limit(kShortestLockWait, [&] {
+            if (spi.run(raise, {text_param(kind), text_param(f.subject), text_param(f.detail_json)}) != 1)
+                return;
+            raised = true;
+            detail = spi.first_row()->get_text(1).value_or("{}");
+        });
+        if (raised) {
             ++counts.raised;
-            log_alert("raised", kind, f.subject, spi.first_row()->get_text(1).value_or("{}"));
+            log_alert("raised", kind, f.subject, detail);
         }
     }
     for (const std::string& subject : plan.resolve) {

@@ -2,9 +2,14 @@
 #include "core/common/error_capture.hpp"
 #include "core/common/json.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/common/lock_wait.hpp"
+#include "pg/queue/queue_settings.hpp"
 #include "pg/sweep/sweep.hpp"
 
 extern "C" {
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "storage/lmgr.h"
 #include "utils/resowner.h"
 }
 
@@ -83,6 +88,28 @@ std::optional<StepFailure> run_step(SweepContext& ctx, const RegisteredStep& ste
     return failure;
 }
 
+// Sweeps take turns on a heavyweight lock of the pg_coord extension object
+// with object sub-id 1 (in pg_locks: locktype object, classid pg_extension,
+// objid the extension's OID, objsubid 1), which no SQL statement can take:
+// PostgreSQL locks an extension only as a whole (sub-id 0: ALTER, COMMENT,
+// DROP EXTENSION ...), and the advisory locks any role may take have a lock
+// type of their own. (An advisory lock key served until 0.1: any role could
+// hold it and stall every sweep.)
+constexpr uint16 kSweepLockSubId = 1;
+
+// Waits at most one coord.sweep_interval for the sweep lock; false when
+// another sweep held it all that time (a slow one, or a coord.sweep() left
+// open in a transaction), and this sweep then runs alongside it. That is
+// safe: every step is a compare-and-set against current state and skips
+// the rows another transaction has locked; the lock only keeps two sweeps
+// from doing the same work twice.
+bool take_sweep_lock() {
+    Oid extension = pg_call([] { return get_extension_oid("pg_coord", false); });
+    return with_lock_wait_limit(sweep_interval(), [&] {
+        pg_call([&] { LockDatabaseObject(ExtensionRelationId, extension, kSweepLockSubId, ExclusiveLock); });
+    });
+}
+
 }  // namespace
 
 SweepStepRegistration::SweepStepRegistration(const char* name, SweepStep step) {
@@ -90,14 +117,14 @@ SweepStepRegistration::SweepStepRegistration(const char* name, SweepStep step) {
 }
 
 std::string run_sweep(Spi& spi) {
-    static Statement lock("SELECT pg_catalog.pg_advisory_xact_lock(8099739131436803440)", {});
-    spi.run(lock, {});
+    bool alone = take_sweep_lock();
 
     std::vector<RegisteredStep> steps = registry();
     std::stable_sort(steps.begin(), steps.end(),
                      [](const RegisteredStep& a, const RegisteredStep& b) { return a.name < b.name; });
 
     SweepContext ctx{spi, now_micros(), {}};
+    if (!alone) ctx.counts.emplace_back("alongside_another_sweep", 1);
     std::vector<std::string> failed;
     for (const RegisteredStep& step : steps)
         if (run_step(ctx, step)) failed.push_back(step.name);

@@ -9,6 +9,7 @@
 #include "core/common/validate.hpp"
 #include "core/waiting/wait_graph.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/common/lock_wait.hpp"
 #include "pg/leases/leases.hpp"
 #include "pg/waiting/waiting.hpp"
 
@@ -51,6 +52,9 @@ constexpr std::size_t kCycleTextSize = 4096;
 constexpr std::size_t kCycleJsonSize = 6144;
 constexpr std::size_t kReasonSize = 768;
 constexpr int kRingSize = 32;
+// How long a wait that ran out waits on for a release that is handing it the
+// lease to commit (part of the margin wait_for may be overrun by).
+constexpr Micros kHandoffCommitMargin = 100 * 1000;
 
 enum class BackendState : std::uint8_t { idle, waiting, victim };
 
@@ -67,6 +71,7 @@ struct BackendWait {
     // by transaction `handed_by` (0: no promise).
     Token handed_token;
     TransactionId handed_by;
+    Oid role;  // the waiting call's role: a hand-off's holding belongs to it
     char owner[kOwnerSize];
     // Filled by the backend that chose this request as a deadlock victim.
     char victim_name[kNameSize];
@@ -315,8 +320,8 @@ void waiting_xact_callback(XactEvent event, void*) {
 
 class Registration {
 public:
-    Registration(std::string_view owner, const std::vector<std::string>& names, Micros since,
-                 Micros deadline, Micros ttl) {
+    Registration(std::string_view owner, Oid role, const std::vector<std::string>& names,
+                 Micros since, Micros deadline, Micros ttl) {
         if (!exit_hook_registered) {
             pg_call([] { before_shmem_exit(on_backend_exit, 0); });
             exit_hook_registered = true;
@@ -341,6 +346,7 @@ public:
             b.name_count = static_cast<int>(names.size());
             b.handed_token = 0;
             b.handed_by = InvalidTransactionId;
+            b.role = role;
             copy_text(b.owner, sizeof b.owner, owner);
             b.victim_name[0] = b.victim_detail[0] = '\0';
             std::size_t placed = 0;
@@ -671,6 +677,7 @@ std::optional<HandoffCandidate> first_waiter_of(std::string_view name) {
             c.procno = s.procno;
             c.request = s.request;
             c.ttl = b.ttl;
+            c.role = b.role;
             std::memcpy(owner, b.owner, kOwnerSize);
         }
     }
@@ -709,7 +716,7 @@ void note_lease_touched(std::string_view name) {
     touched.emplace_back(name);
 }
 
-std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view owner,
+std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view owner, RoleId role,
                                                   const std::vector<std::string>& names, Micros ttl,
                                                   Micros wait_for,
                                                   const std::function<AcquireAttempt()>& attempt) {
@@ -719,7 +726,7 @@ std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view own
     const Micros deadline = start + wait_for;
     const Micros check_every = static_cast<Micros>(deadlock_timeout_ms) * 1000;
     Micros next_check = start + check_every;
-    Registration registration(owner, names, start, deadline, ttl);
+    Registration registration(owner, role, names, start, deadline, ttl);
     auto granted = [&](std::vector<Token> tokens) {
         std::string name, detail;
         // Chosen as a victim meanwhile: the error aborts the grant too.
@@ -754,11 +761,13 @@ std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view own
             leave_queue(nullptr, nullptr, &last);
             if (pending_records_exist()) persist_deadlocks(spi);
             // Handed the lease just as the wait ran out: it is ours if that
-            // release commits.
-            if (last) {
-                wait_for_transaction_end(last->by);
-                if (promise_kept(*last, owner, names.front())) return std::vector<Token>{last->token};
-            }
+            // release commits. wait_for stays a bound: the release's commit
+            // is waited for at most kHandoffCommitMargin (README, "wait_for
+            // is a bound"); a release still open after that may hand the
+            // lease over later, as after a cancel at the moment of a hand-off.
+            if (last && with_lock_wait_limit(kHandoffCommitMargin, [&] { wait_for_transaction_end(last->by); }) &&
+                promise_kept(*last, owner, names.front()))
+                return std::vector<Token>{last->token};
             return std::nullopt;
         }
         if (now >= next_check) {

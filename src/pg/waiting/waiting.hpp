@@ -53,10 +53,11 @@ struct AcquireAttempt {
     std::optional<Micros> retry_at;  // earliest expiry among busy holdings
 };
 AcquireAttempt try_acquire_all_now(Spi& spi, const std::vector<std::string>& names,
-                                   std::string_view owner, Micros ttl,
+                                   std::string_view owner, const Caller& caller, Micros ttl,
                                    const std::function<bool(std::string_view)>& new_holding_allowed);
 
-// Queues the request (owner, names, arrival order, the ttl it asks for),
+// Queues the request (owner and its role, names, arrival order, the ttl it
+// asks for),
 // calls `attempt` whenever this request is at the head of every name's
 // queue (at once, then after each wake-up), sleeps on its latch in between;
 // checks for a deadlock through `owner` every coord.deadlock_timeout.
@@ -64,7 +65,7 @@ AcquireAttempt try_acquire_all_now(Spi& spi, const std::vector<std::string>& nam
 // when `wait_for` ran out. Raises 40P01 when chosen as a deadlock victim;
 // query cancel / statement_timeout / termination raise as usual, and in
 // every case the request leaves the queue first.
-std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view owner,
+std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view owner, RoleId role,
                                                   const std::vector<std::string>& names, Micros ttl,
                                                   Micros wait_for,
                                                   const std::function<AcquireAttempt()>& attempt);
@@ -77,6 +78,7 @@ struct HandoffCandidate {
     int procno;
     std::uint64_t request;
     std::string owner;
+    RoleId role;  // the waiter's: the hand-off's holding belongs to it
     Micros ttl;
 };
 std::optional<HandoffCandidate> first_waiter_of(std::string_view name);
