@@ -22,9 +22,10 @@ COMMENT ON TABLE coord.election_state IS
     'functions and the sweep.';
 SELECT pg_catalog.pg_extension_config_dump('coord.election_state', '');
 
--- Invoker rights: the calling role owns the term it campaigns for; the
--- functions run their SQL as the extension's owner with search_path pinned
--- (src/pg/common/run_as_owner.hpp). EXECUTE is granted to coord_user only.
+-- Invoker rights: the calling role owns the term it campaigns for, as it owns
+-- any lease holding (lease_state.holder_role); the functions run their SQL as
+-- the extension's owner with search_path pinned (Spi::run, OwnerSql in
+-- src/pg/common/run_as_owner.hpp). EXECUTE is granted to coord_user only.
 CREATE FUNCTION coord.campaign(election text, candidate text, ttl interval DEFAULT '3 seconds',
                                value jsonb DEFAULT NULL)
 RETURNS bigint
@@ -89,6 +90,7 @@ COMMENT ON VIEW coord.elections IS
     'announced the expiry).';
 
 -- Self-contained (this part also ships in an upgrade script): nothing PUBLIC.
+REVOKE ALL ON coord.election_state FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION coord.campaign(text, text, interval, jsonb), coord.leader(text),
     coord.leader_wait(text, bigint, interval), coord.resign(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION coord.campaign(text, text, interval, jsonb), coord.leader(text),

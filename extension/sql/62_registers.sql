@@ -39,6 +39,7 @@ COMMENT ON FUNCTION coord.register_cas(text, bigint, jsonb) IS
     'bytes (22023). Another role''s key gets 42501.';
 
 -- Self-contained (this part also ships in an upgrade script): nothing PUBLIC.
+REVOKE ALL ON coord.register_state FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION coord.register_get(text), coord.register_cas(text, bigint, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION coord.register_get(text), coord.register_cas(text, bigint, jsonb)
     TO coord_user;

@@ -73,6 +73,7 @@ COMMENT ON VIEW coord.auctions IS
     'winner once closed), the number of accepted bids, and whether it is open or closed.';
 
 -- Self-contained (this part also ships in an upgrade script): nothing PUBLIC.
+REVOKE ALL ON coord.auction_state FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION coord.auction_open(text, timestamptz, numeric),
     coord.bid(text, text, numeric), coord.auction_close(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION coord.auction_open(text, timestamptz, numeric),
