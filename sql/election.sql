@@ -1,15 +1,13 @@
 -- Leader election: every function and every error path. Terms are lease
--- tokens; the test compares them instead of printing them.
+-- tokens from the one token allocator.
 
--- Errors that name a term or token show it as N (tokens are not fixed numbers).
-CREATE FUNCTION regress.error_of_term(statement text) RETURNS text
-LANGUAGE sql AS $$
-    SELECT regexp_replace(regress.error_of(statement), '(token|term|token is) [0-9]+', '\1 N', 'g')
-$$;
+-- Terms are fencing tokens: shown counted from here (1, 2, ...; #n in
+-- messages), see sql/setup.sql.
+SELECT regress.count_tokens_from_here();
 
 -- A first campaign starts a term; another candidate is a follower (NULL).
 SELECT coord.campaign('db', 'node-1', ttl => '1 hour', value => '{"addr": "10.0.0.1:5432"}') AS term \gset
-SELECT :term > 0 AS has_term;
+SELECT regress.tok(:term) AS term;
 SELECT coord.campaign('db', 'node-2', ttl => '1 hour') IS NULL AS follower;
 SELECT leader, term = :term AS same_term, value, expires_at > now() + '59 minutes' AS live
 FROM coord.leader('db');
@@ -36,7 +34,7 @@ BEGIN;
 SELECT coord.check_fence('election:db', :term);
 INSERT INTO regress.leader_writes VALUES (:term, 'by the leader');
 COMMIT;
-SELECT regress.error_of_term(format($$SELECT coord.check_fence('election:db', %s)$$, :term - 1));
+SELECT regress.error_of(format($$SELECT coord.check_fence('election:db', %s)$$, :term - 1));
 
 -- leader_wait answers at once when the term differs from known_term (NULL:
 -- nobody known to lead), else when wait_for runs out, with the same row.
@@ -59,13 +57,13 @@ SELECT election, leader, term = :term AS same_term, expires_at, state, ended_at 
 FROM coord.elections;
 SELECT count(*) AS rows FROM coord.leader_wait('db', :term, wait_for => '1 hour');
 -- The deposed leader's write is refused and rolls back.
-SELECT regress.error_of_term(format($$
+SELECT regress.error_of(format($$
     WITH fenced AS (SELECT coord.check_fence('election:db', %s))
     INSERT INTO regress.leader_writes SELECT %s, 'after resigning' FROM fenced$$, :term, :term));
 SELECT note FROM regress.leader_writes ORDER BY note;
 -- A follower takes over without waiting for the ttl: a larger term, its own value.
 SELECT coord.campaign('db', 'node-2', ttl => '1 hour') AS term2 \gset
-SELECT :term2 > :term AS larger_term;
+SELECT regress.tok(:term2) AS term2, :term2 > :term AS larger_term;
 SELECT leader, term = :term2 AS new_term, value FROM coord.leader('db');
 SELECT election, leader, term = :term2 AS new_term, state, ended_at FROM coord.elections;
 
@@ -132,12 +130,14 @@ SELECT count(*) AS ro_elections FROM coord.elections WHERE election = 'ro';
 
 -- A campaign that rolls back leaves no term behind.
 BEGIN;
-SELECT coord.campaign('rolled-back', 'node-1') > 0 AS leading_inside;
+SELECT coord.campaign('rolled-back', 'node-1') AS rolled_back_term \gset
+SELECT regress.tok(:rolled_back_term) > 0 AS leading_inside;
 ROLLBACK;
 SELECT count(*) AS rows FROM coord.leader('rolled-back');
 SELECT count(*) AS elections FROM coord.elections WHERE election = 'rolled-back';
+-- Its token is never handed out again: the next term is larger.
+SELECT coord.campaign('rolled-back', 'node-1') - :rolled_back_term AS after_rolled_back;
 
 DROP TABLE regress.leader_writes;
-DROP FUNCTION regress.error_of_term(text);
 DELETE FROM coord.election_state;
 DELETE FROM coord.lease_state WHERE name LIKE 'election:%';

@@ -1,9 +1,8 @@
 -- A term belongs to the role that campaigned for it: another role's
 -- campaign for it, or its resignation, gets 42501 and changes nothing.
-CREATE FUNCTION regress.error_of_term(statement text) RETURNS text
-LANGUAGE sql AS $$
-    SELECT regexp_replace(regress.error_of(statement), '(token|term|token is) [0-9]+', '\1 N', 'g')
-$$;
+-- Terms are fencing tokens: shown counted from here (1, 2, ...; #n in
+-- messages), see sql/setup.sql.
+SELECT regress.count_tokens_from_here();
 CREATE ROLE regress_leader_a LOGIN;
 CREATE ROLE regress_leader_b LOGIN;
 CREATE ROLE regress_leader_ops LOGIN;
@@ -28,9 +27,9 @@ SELECT leader, leader_role FROM coord.election_state WHERE election = 'priv';
 
 -- Role b: the same candidate string does not make it the holder.
 SET ROLE regress_leader_b;
-SELECT regress.error_of_term($$SELECT coord.campaign('priv', 'node-a', '2 hours')$$);
-SELECT regress.error_of_term($$SELECT coord.campaign('priv', 'node-a', '1 hour', '{"addr": "b"}')$$);
-SELECT regress.error_of_term(format($$SELECT coord.resign('priv', %s)$$, :term));
+SELECT regress.error_of($$SELECT coord.campaign('priv', 'node-a', '2 hours')$$);
+SELECT regress.error_of($$SELECT coord.campaign('priv', 'node-a', '1 hour', '{"addr": "b"}')$$);
+SELECT regress.error_of(format($$SELECT coord.resign('priv', %s)$$, :term));
 -- As a follower of its own it may campaign, and anyone may look.
 SELECT coord.campaign('priv', 'node-b') IS NULL AS follower;
 SELECT leader, term = :term AS same_term, value FROM coord.leader('priv');
@@ -64,5 +63,4 @@ SELECT leader, leader_role FROM coord.election_state WHERE election = 'priv';
 
 DELETE FROM coord.election_state;
 DELETE FROM coord.lease_state WHERE name LIKE 'election:%';
-DROP FUNCTION regress.error_of_term(text);
 DROP ROLE regress_leader_a, regress_leader_b, regress_leader_ops, regress_leader_nobody;

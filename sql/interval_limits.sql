@@ -13,12 +13,15 @@ CREATE FUNCTION regress.interval_state() RETURNS text LANGUAGE sql AS $$
     SELECT md5(COALESCE((SELECT string_agg(l::text, ';' ORDER BY l.name) FROM coord.lease_state l), '') ||
                COALESCE((SELECT string_agg(t::text, ';' ORDER BY t.id) FROM coord.tasks t), '') ||
                COALESCE((SELECT string_agg(a::text, ';' ORDER BY a.task_id, a.attempt)
-                         FROM coord.task_attempts a), ''))
+                         FROM coord.task_attempts a), '') ||
+               COALESCE((SELECT string_agg(e::text, ';' ORDER BY e.election)
+                         FROM coord.election_state e), ''))
 $$;
 SELECT coord.acquire('iv:held', 'iv-owner', ttl => '1 hour') AS held_token \gset
 SELECT coord.enqueue('iv', '{}') AS claimed_task \gset
 SELECT token AS claim_token FROM coord.claim('iv', 'iv-worker', batch => 1) \gset
 SELECT coord.enqueue('iv', '{}') AS pending_task \gset
+SELECT coord.campaign('iv:held', 'iv-node', ttl => '1 hour') AS held_term \gset
 SELECT id = :claimed_task AS claimed, state FROM coord.tasks WHERE queue = 'iv' ORDER BY id;
 SELECT regress.interval_state() AS digest \gset
 
@@ -37,6 +40,11 @@ SELECT regress.error_of(format($$SELECT * FROM coord.claim('iv', 'iv-worker', tt
 SELECT regress.error_of(format($$SELECT coord.heartbeat(%s, %s, ttl => %L)$$, :claimed_task, :claim_token, :'wraps'));
 SELECT regress.error_of(format($$SELECT coord.fail(%s, %s, 'e', retry_in => %L)$$, :claimed_task, :claim_token, :'wraps'));
 SELECT regress.error_of(format($$SELECT coord.fail(%s, %s, 'e', retry_in => -%L::interval)$$, :claimed_task, :claim_token, :'wraps'));
+-- campaign: a new election and the leader's own call; leader_wait.
+SELECT regress.error_of(format($$SELECT coord.campaign('iv:new', 'iv-node', ttl => %L)$$, :'wraps'));
+SELECT regress.error_of(format($$SELECT coord.campaign('iv:held', 'iv-node', ttl => %L)$$, :'wraps'));
+SELECT regress.error_of(format($$SELECT * FROM coord.leader_wait('iv:held', %s, wait_for => %L)$$, :held_term, :'wraps'));
+SELECT regress.error_of(format($$SELECT * FROM coord.leader_wait('iv:held', %s, wait_for => -%L::interval)$$, :held_term, :'wraps'));
 SELECT regress.interval_state() = :'digest' AS unchanged;
 SELECT count(*) AS new_lease_rows FROM coord.lease_state WHERE name = 'iv:new';
 
@@ -54,5 +62,6 @@ SELECT regress.error_of(format($$SELECT coord.renew('iv:held', %s, ttl => '1 mon
 SELECT coord.release('iv:held', :held_token) AS released;
 DELETE FROM coord.tasks WHERE queue = 'iv';
 DELETE FROM coord.task_attempts WHERE task_id IN (:pending_task, :claimed_task);
-DELETE FROM coord.lease_state WHERE name LIKE 'iv:%';
+DELETE FROM coord.lease_state WHERE name LIKE 'iv:%' OR name LIKE 'election:iv:%';
+DELETE FROM coord.election_state WHERE election LIKE 'iv:%';
 DROP FUNCTION regress.interval_state();

@@ -79,9 +79,10 @@ CloseOutcome decide_close(const AuctionState& state, const Caller& caller,
                           std::string_view auction, Micros now) {
     if (state.closed_at) return CloseOutcome::already_closed;
     if (now < state.closes_at)
+        // Before closes_at only its opener may end the bidding.
         require_may_act(caller, "close",
-                        RoleBound{fmt::format("auction \"{}\" before its closes_at", auction),
-                                  "was opened by", state.opened_by});
+                        RoleBound{fmt::format("auction \"{}\"", auction), "was opened by",
+                                  state.opened_by});
     return CloseOutcome::close;
 }
 

@@ -31,7 +31,8 @@ void require_register_value_size(std::size_t bytes) {
 }
 
 void require_register_access(const Caller& caller, RoleId owner, std::string_view key) {
-    require_may_act(caller, "use", RoleBound{fmt::format("register \"{}\"", key), "was first written by", owner});
+    require_may_act(caller, "use",
+                    RoleBound{fmt::format("register \"{}\"", key), "was first written by", owner});
 }
 
 }  // namespace coord
