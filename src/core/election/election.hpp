@@ -48,7 +48,9 @@ enum class CampaignOutcome {
 };
 
 // Throws Error(insufficient_privilege) when `token` continues a term that
-// another role campaigned for (the lease call then rolls back with it).
+// another role campaigned for (the lease call then rolls back with it). The
+// lease's own rule (decide_acquire) refuses that first; this one keeps the
+// record's role and the lease's from ever disagreeing silently.
 CampaignOutcome decide_campaign(const std::optional<ElectionRecord>& record,
                                 std::optional<Token> token, const Caller& caller,
                                 std::string_view election, bool value_differs);

@@ -3,8 +3,9 @@
 // changed by a transaction that committed meanwhile re-checks the newest
 // version (EvalPlanQual, READ COMMITTED) and locks it even when it then does
 // not qualify; that lock would last until the caller's transaction ends and
-// hold up the next writer. So the attempt runs in a subtransaction: kept
-// when it wrote, rolled back (its lock with it) when it did not.
+// hold up the next writer. So the attempt runs in a subtransaction (the
+// shared SubTransaction, pg/common/subtransaction.hpp): kept when it wrote,
+// rolled back (its lock with it) when it did not.
 #pragma once
 
 #include <functional>
