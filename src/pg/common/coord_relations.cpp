@@ -13,6 +13,7 @@ namespace {
 
 constexpr int kCount = static_cast<int>(CoordRelation::count);
 const char* const kNames[kCount] = {
+    "auction_state",   "auction_state_pkey",
     "lease_state",     "lease_state_pkey",     "ledger_entries",
     "ledger_entries_idempotency_key",          "ledger_entries_entry_id_seq",
     "shard_state",     "shard_state_pkey",     "shard_watermark",

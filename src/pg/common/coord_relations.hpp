@@ -9,6 +9,8 @@
 namespace coord::pg {
 
 enum class CoordRelation {
+    auction_state,
+    auction_state_pkey,
     lease_state,
     lease_state_pkey,
     ledger_entries,

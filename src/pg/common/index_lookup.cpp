@@ -177,4 +177,24 @@ bool key_insert_in_progress(Relation table, Oid unique_index, ScanKeyData* keys,
     return in_progress;
 }
 
+TransactionId key_row_writer_in_progress(Relation table, Oid unique_index, ScanKeyData* keys,
+                                         int nkeys) {
+    use_index_collations(keys, nkeys, unique_index);
+    SnapshotData dirty;
+    InitDirtySnapshot(dirty);
+    SysScanDesc scan = begin_key_scan(table, unique_index, &dirty, keys, nkeys);
+    TransactionId writer = InvalidTransactionId;
+    while (HeapTuple row = systable_getnext(scan)) {
+        (void)row;
+        // HeapTupleSatisfiesDirty: xmin is the version's inserter (an insert
+        // or the new version of an update) and xmax its updater or deleter,
+        // when still in progress; a lock-only xmax sets neither.
+        if (TransactionIdIsValid(dirty.xmax)) writer = dirty.xmax;
+        else if (TransactionIdIsValid(dirty.xmin)) writer = dirty.xmin;
+        if (TransactionIdIsValid(writer)) break;
+    }
+    systable_endscan(scan);
+    return writer;
+}
+
 }  // namespace coord::pg

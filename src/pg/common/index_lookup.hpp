@@ -40,4 +40,14 @@ bool find_unique_key_row(Relation table, Oid unique_index, ScanKeyData* keys, in
 // name table columns, as for systable_beginscan.
 bool key_insert_in_progress(Relation table, Oid unique_index, ScanKeyData* keys, int nkeys);
 
+// The transaction other than this one, still in progress, that is inserting,
+// updating or deleting the row of this key in a unique index (what a write
+// of the row would wait for first); InvalidTransactionId when none. A
+// transaction that only locks the row does not count. Looks with a dirty
+// snapshot and waits for nothing, so a caller can wait for exactly that
+// transaction and then decide again, instead of letting a row lock follow
+// the row's update chain to whichever writer came next.
+TransactionId key_row_writer_in_progress(Relation table, Oid unique_index, ScanKeyData* keys,
+                                         int nkeys);
+
 }  // namespace coord::pg

@@ -7,9 +7,19 @@
 #include "core/common/validate.hpp"
 #include "core/registers/auction.hpp"
 #include "pg/common/calling_role.hpp"
+#include "pg/common/coord_relations.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/common/index_lookup.hpp"
+#include "pg/common/relation_layout.hpp"
 #include "pg/common/spi.hpp"
 #include "pg/registers/write_attempt.hpp"
+
+extern "C" {
+#include "access/table.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+}
 
 using namespace coord;
 using namespace coord::pg;
@@ -45,6 +55,44 @@ AuctionState require_auction(Spi& spi, std::string_view auction) {
         throw Error(sqlstate::undefined_object, fmt::format("auction \"{}\" does not exist", auction),
                     "", "Open it first with coord.auction_open.");
     return *state;
+}
+
+// The column wait_for_auction_writer looks the row up by (relation_layout.hpp).
+constexpr ColumnSpec kAuctionKeyColumns[] = {{"auction", TEXTOID}};
+ColumnMap auction_key_columns(kAuctionKeyColumns);
+
+// Waits for the transaction, other than this one, that is changing the
+// auction's row (an open bid or close), if any: a bid decided against the
+// committed row must be decided again once that one ends, and only that one
+// is waited for. True when there was one.
+bool wait_for_auction_writer(std::string_view auction) {
+    return pg_call([&] {
+        Relation table = table_open(coord_relation_oid(CoordRelation::auction_state), AccessShareLock);
+        const RelationLayout& layout = auction_key_columns.require_layout(table);
+        ScanKeyData key;
+        ScanKeyInit(&key, layout.attnum[0], BTEqualStrategyNumber, F_TEXTEQ,
+                    PointerGetDatum(cstring_to_text_with_len(auction.data(),
+                                                             static_cast<int>(auction.size()))));
+        TransactionId writer = key_row_writer_in_progress(
+            table, coord_relation_oid(CoordRelation::auction_state_pkey), &key, 1);
+        table_close(table, AccessShareLock);
+        if (!TransactionIdIsValid(writer)) return false;
+        XactLockTableWait(writer, nullptr, nullptr, XLTW_None);
+        return true;
+    });
+}
+
+// One write of the auction's row decided against `state`: true when it
+// wrote; false when it must be decided again (the row changed meanwhile, or
+// another transaction is changing it: then that one has ended by now).
+bool write_auction_row(std::string_view auction, const std::function<bool()>& write) {
+    if (wait_for_auction_writer(auction)) return false;
+    switch (attempt_write_without_waiting(write)) {
+        case WriteOutcome::wrote: return true;
+        case WriteOutcome::lost: return false;
+        case WriteOutcome::busy: wait_for_auction_writer(auction); return false;
+    }
+    return false;
 }
 
 Datum numeric_datum(Amount amount) {
@@ -84,10 +132,9 @@ BidAnswer place_bid(Spi& spi, const Caller& caller, std::string_view auction,
         AuctionState state = require_auction(spi, auction);
         if (decide_bid(state, auction, amount, now_micros()) == BidOutcome::rejected)
             return {false, state.high_bidder, state.high_amount};
-        // Waits for a concurrent change of the row; if that committed, the
-        // count moved on and the bid is decided again against it (and keeps
-        // no lock meanwhile: write_attempt.hpp).
-        if (attempt_write([&] {
+        // An open change of the row is waited for, and the bid decided again
+        // against it; a lost race keeps no lock (write_attempt.hpp).
+        if (write_auction_row(auction, [&] {
                 return spi.run(update, {text_param(auction), text_param(bidder),
                                         text_param(amount_text),
                                         datum_param(OIDOID, ObjectIdGetDatum(caller.role())),
@@ -109,7 +156,7 @@ AuctionState close_auction(Spi& spi, const Caller& caller, std::string_view auct
         Micros now = now_micros();
         if (decide_close(state, caller, auction, now) == CloseOutcome::already_closed) return state;
         Micros closed_at = closed_at_for(state, now);
-        if (attempt_write([&] {
+        if (write_auction_row(auction, [&] {
                 return spi.run(update, {text_param(auction), timestamptz_param(closed_at),
                                         int64_param(state.bids)}) == 1;
             })) {

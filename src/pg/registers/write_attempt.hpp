@@ -18,4 +18,14 @@ namespace coord::pg {
 // rethrown.
 bool attempt_write(const std::function<bool()>& attempt);
 
+enum class WriteOutcome { wrote, lost, busy };
+
+// attempt_write that does not wait for another transaction's change of the
+// row: `busy` when a lock wait would have been needed (nothing written, no
+// lock kept). A row lock that waits follows the row's update chain, so after
+// the change it waited for it would also wait for the whole transaction of
+// whichever writer came next; the caller instead waits for the one writer it
+// sees (wait_for_auction_writer) and decides again.
+WriteOutcome attempt_write_without_waiting(const std::function<bool()>& attempt);
+
 }  // namespace coord::pg
