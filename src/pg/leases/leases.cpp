@@ -74,6 +74,7 @@ std::optional<LeaseRecord> read_lease(std::string_view name) {
 
 std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_view owner,
                                  const Caller& caller, Micros ttl) {
+    note_owner_session(owner);
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
         AcquireDecision d = decide_acquire(current, name, owner, caller, now, ttl, allocate_token);
         if (!d.write_needed()) return LeaseChange<std::optional<Token>>{std::nullopt, std::nullopt};
@@ -86,6 +87,7 @@ std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_vi
 
 AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::string_view owner,
                                        const Caller& caller, Micros ttl, bool new_holding_allowed) {
+    note_owner_session(owner);
     for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
         LeaseRowRead read(name, LeaseAccess::change);
         const std::optional<LeaseRecord>& current = read.current();
@@ -116,6 +118,7 @@ AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::str
 Micros renew(Spi& spi, std::string_view name, Token token, const Caller& caller, Micros ttl) {
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
         Micros expires_at = decide_renew(current, name, token, caller, now, ttl);
+        if (current && current->owner) note_owner_session(*current->owner);
         LeaseRecord next = *current;
         next.expires_at = expires_at;
         return LeaseChange<Micros>{expires_at, next};
@@ -126,6 +129,7 @@ bool release(Spi& spi, std::string_view name, Token token, const Caller& caller)
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
         if (!decide_release(current, name, token, caller, now))
             return LeaseChange<bool>{false, std::nullopt};
+        if (current->owner) note_owner_session(*current->owner);
         return LeaseChange<bool>{true, released(*current, name, now)};
     });
 }
