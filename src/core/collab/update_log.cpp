@@ -79,7 +79,8 @@ bool deliverable(const Update& update, const StateVector& delivered) {
 AppendKind classify_append(std::string_view doc, const Update& update, Seq stored_last,
                            std::optional<bool> same_seq_payload_equal) {
     if (update.seq <= stored_last) {
-        if (same_seq_payload_equal.value_or(false)) return AppendKind::resend;
+        // Not stored any more (pruned, covered by a snapshot): nothing to compare.
+        if (!same_seq_payload_equal || *same_seq_payload_equal) return AppendKind::resend;
         throw Error(sqlstate::idempotency_conflict,
                     fmt::format("update {} of client \"{}\" in document \"{}\" is already stored "
                                 "with another payload",

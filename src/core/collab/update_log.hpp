@@ -66,7 +66,8 @@ bool deliverable(const Update& update, const StateVector& delivered);
 enum class AppendKind { new_update, resend };
 
 // `stored_last`: the client's highest stored seq (0: none). `same_seq_payload_equal`:
-// when seq <= stored_last, whether the stored payload of that seq equals the new one.
+// when seq <= stored_last, whether the stored payload of that seq equals the new one
+// (nullopt: that seq was pruned, covered by a snapshot: a resend, not compared).
 // Resend with an equal payload -> resend; another payload -> PC002; seq > stored_last + 1
 // -> PC003 naming the expected seq.
 AppendKind classify_append(std::string_view doc, const Update& update, Seq stored_last,
