@@ -12,5 +12,7 @@ void define_waiting();
 void define_memory_leases();
 // Leader election (src/pg/election/election_wakeup.cpp): leader_wait's wake-ups.
 void define_election();
+// Collaborative documents (src/pg/collab/collab_sweep.cpp): the coord.doc_retention GUC.
+void collab_init();
 
 }  // namespace coord::pg
