@@ -218,10 +218,10 @@ GRANT EXECUTE ON FUNCTION coord.purge(text, text) TO coord_admin;
 GRANT EXECUTE ON FUNCTION coord.queue_task_list() TO coord_user;
 GRANT SELECT ON coord.queue_tasks TO coord_user;
 
--- Monitoring: pg_monitor reads the counts and the read-only views (no
--- payloads, no tokens of others' holdings) without any coord privilege.
+-- Monitoring: pg_monitor reads the queue counts (no payloads) without any
+-- coord privilege.
 GRANT USAGE ON SCHEMA coord TO pg_monitor;
-GRANT SELECT ON coord.queue_stats, coord.queues, coord.leases TO pg_monitor;
+GRANT SELECT ON coord.queue_stats, coord.queues TO pg_monitor;
 
 -- fail(retry => false), and a dedupe_key held by pending and processing
 -- tasks only (not by cancelled ones): fresh installs get them in 30_tasks.sql.
