@@ -219,12 +219,14 @@ COMMENT ON TABLE coord.doc_snapshots IS
 SELECT pg_catalog.pg_extension_config_dump('coord.doc_snapshots', '');
 
 CREATE TABLE coord.doc_pruned (
-    doc    text COLLATE "C" PRIMARY KEY,
-    vector jsonb NOT NULL                 -- per client, the highest seq pruned
+    doc              text COLLATE "C" PRIMARY KEY,
+    vector           jsonb NOT NULL,      -- per client, the highest seq pruned
+    through_snapshot bigint NOT NULL      -- the snapshot (coord.doc_snapshots.id) last pruned by
 );
 COMMENT ON TABLE coord.doc_pruned IS
     'Per document and client, the highest seq the background worker pruned: coord.doc_since refuses '
-    'a state vector behind it (55000; join with coord.doc_load).';
+    'a state vector behind it (55000; join with coord.doc_load); and the snapshot it pruned by last '
+    '(each snapshot is pruned by once).';
 SELECT pg_catalog.pg_extension_config_dump('coord.doc_pruned', '');
 
 CREATE UNLOGGED TABLE coord.doc_announce (
