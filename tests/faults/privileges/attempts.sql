@@ -28,7 +28,7 @@ FROM priv.functions f
 CROSS JOIN (VALUES ('priv_mallory'), ('priv_member'), ('priv_nobody'), ('priv_admin')) r(who)
 LEFT JOIN priv.admin_only a ON a.proname = f.proname
 WHERE (r.who = 'priv_nobody')
-   OR (r.who = 'priv_admin' AND a.internal)
+   OR (r.who = 'priv_admin' AND (a.internal OR NOT has_function_privilege('coord_admin', f.fn, 'EXECUTE')))
    OR (r.who IN ('priv_mallory', 'priv_member')
        AND (a.proname IS NOT NULL OR NOT has_function_privilege('coord_user', f.fn, 'EXECUTE')));
 
@@ -212,6 +212,12 @@ INSERT INTO priv.cross_role (what, statement) VALUES
 INSERT INTO priv.cross_role (what, statement, member_too) VALUES
     ('replay her idempotency key', $$SELECT * FROM coord.ledger_post('priv_alice-cycle', 'acct', 1, idempotency_key => 'priv_alice-key')$$, false),
     ('read her task', $$SELECT * FROM coord.task(<task_id>)$$, false),
+    ('enqueue into her queue', $$SELECT coord.enqueue('priv_alice-q', '{}')$$, false),
+    ('claim from her queue', $$SELECT * FROM coord.claim('priv_alice-q', 'mallory-worker')$$, false),
+    ('alter her queue', $$SELECT coord.queue_alter('priv_alice-q', max_attempts => 1)$$, false),
+    ('pause her queue', $$SELECT coord.queue_pause('priv_alice-q')$$, false),
+    ('drop her queue', $$SELECT coord.queue_drop('priv_alice-q2')$$, false),
+    ('grant herself on her queue', $$SELECT coord.queue_grant('priv_alice-q', 'priv_mallory', 'consume')$$, false),
     ('read her dead task', $$SELECT * FROM coord.task(<dead_task_id>)$$, false);
 -- A wrong token is PC001 for everyone (the token is checked before the role).
 INSERT INTO priv.cross_role (what, statement, expect) VALUES

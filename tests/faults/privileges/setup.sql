@@ -27,6 +27,8 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_task bigint; v_token bigint; v_dead bigint;
 BEGIN
+    -- Queues are explicit and belong to the role that created them.
+    PERFORM coord.queue_create(q) FROM unnest(ARRAY[who || '-q', who || '-q2', who || '-dead']) q;
     INSERT INTO priv.fx VALUES (who, 'lease_token', coord.acquire(who || ':lease', who || '-owner', '1 hour')::text);
     PERFORM coord.enqueue(who || '-q', '{"secret": "payload"}');
     PERFORM coord.enqueue(who || '-q', '{"secret": "payload 2"}');
@@ -114,7 +116,24 @@ INSERT INTO priv.calls VALUES
     ('sweep', $$SELECT coord.sweep()$$),
     ('task', $$SELECT * FROM coord.task(<task_id>)$$),
     ('task_record', $$SELECT * FROM coord.task_record(<task_id>)$$),
-    ('waiting_requests', $$SELECT * FROM coord.waiting_requests()$$);
+    ('waiting_requests', $$SELECT * FROM coord.waiting_requests()$$),
+    ('queue_create', $$SELECT coord.queue_create('<p>-q-new')$$),
+    ('queue_alter', $$SELECT coord.queue_alter('<p>-q', max_attempts => 6)$$),
+    ('queue_drop', $$SELECT coord.queue_drop('<p>-q2')$$),
+    ('queue_grant', $$SELECT coord.queue_grant('<p>-q', 'priv_nobody', 'observe')$$),
+    ('queue_revoke', $$SELECT coord.queue_revoke('<p>-q', 'priv_nobody', 'observe')$$),
+    ('queue_pause', $$SELECT coord.queue_pause('<p>-q')$$),
+    ('queue_resume', $$SELECT coord.queue_resume('<p>-q')$$),
+    ('doc_append', $$SELECT * FROM coord.doc_append('<p>-doc', 'c1', 1, '\x01')$$),
+    ('doc_load', $$SELECT * FROM coord.doc_load('<p>-doc')$$),
+    ('doc_since', $$SELECT * FROM coord.doc_since('<p>-doc')$$),
+    ('doc_snapshot', $$SELECT * FROM coord.doc_snapshot('<p>-doc', '{}', '\x00')$$),
+    ('doc_state_vector', $$SELECT * FROM coord.doc_state_vector('<p>-doc')$$),
+    ('board', $$SELECT * FROM coord.board('<p>-board')$$),
+    ('shape_apply', $$SELECT * FROM coord.shape_apply('<p>-board', 's1', 'c1', 1, '{"x": 1}')$$),
+    ('shape_apply_batch', $$SELECT * FROM coord.shape_apply_batch('<p>-board', '[]')$$),
+    ('shape_delete', $$SELECT * FROM coord.shape_delete('<p>-board', 's1', 'c1', 2)$$),
+    ('memory_lease_holdings', $$SELECT * FROM coord.memory_lease_holdings()$$);
 
 -- Every function of schema coord with its call (or NULL arguments).
 CREATE VIEW priv.functions AS
