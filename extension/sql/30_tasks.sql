@@ -50,7 +50,7 @@ CREATE INDEX tasks_processing ON coord.tasks (lease_expires_at) WHERE state = 'p
 CREATE INDEX tasks_dead ON coord.tasks (id) WHERE state = 'dead';
 -- At most one unfinished task per (queue, dedupe_key).
 CREATE UNIQUE INDEX tasks_dedupe ON coord.tasks (queue, dedupe_key)
-    WHERE dedupe_key IS NOT NULL AND state <> 'dead';
+    WHERE dedupe_key IS NOT NULL AND state IN ('pending', 'processing');
 COMMENT ON TABLE coord.tasks IS
     'Unfinished tasks (pending, processing) and dead-lettered ones. Completed tasks move to '
     'coord.tasks_complete. Written only through the coord.* task functions and the sweep.';
@@ -148,15 +148,17 @@ COMMENT ON FUNCTION coord.complete(bigint, bigint, jsonb) IS
     'the caller is coord_admin). Call it in the transaction of the task''s own writes so that they '
     'commit together.';
 
-CREATE FUNCTION coord.fail(task_id bigint, token bigint, error text, retry_in interval DEFAULT NULL)
+CREATE FUNCTION coord.fail(task_id bigint, token bigint, error text, retry_in interval DEFAULT NULL,
+                           retry boolean DEFAULT true)
 RETURNS text
 AS 'MODULE_PATHNAME', 'coord_fail'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION coord.fail(bigint, bigint, text, interval) IS
+COMMENT ON FUNCTION coord.fail(bigint, bigint, text, interval, boolean) IS
     'Record a failed attempt under claim `token` and return the new state: pending (again after '
     'retry_in, or by default after exponential backoff with jitter: 1 s doubling per attempt, '
-    'capped at 1 hour) or dead once max_attempts attempts were made. PC001 when token is not the '
-    'current claim; 42501 when the claim belongs to another role (unless the caller is coord_admin).';
+    'capped at the queue''s backoff_max) or dead once max_attempts attempts were made, or at once '
+    'with retry => false (a permanent failure). PC001 when token is not the current claim; 42501 '
+    'when the claim belongs to another role (unless the caller is coord_admin).';
 
 CREATE FUNCTION coord.retry_dead(task_id bigint)
 RETURNS boolean
@@ -270,7 +272,7 @@ GRANT EXECUTE ON FUNCTION
     coord.claim(text, text, interval, integer),
     coord.heartbeat(bigint, bigint, interval),
     coord.complete(bigint, bigint, jsonb),
-    coord.fail(bigint, bigint, text, interval),
+    coord.fail(bigint, bigint, text, interval, boolean),
     coord.task(bigint) TO coord_user;
 GRANT EXECUTE ON FUNCTION coord.retry_dead(bigint) TO coord_admin;
 GRANT SELECT ON coord.queue_stats TO coord_user;

@@ -165,3 +165,30 @@ COORD_FUNCTION(coord_queue_revoke) {
     return BoolGetDatum(spi.run(revoke, {text_param(queue), role_param(role),
                                          text_param(to_string(privilege))}) == 1);
 }
+
+COORD_FUNCTION(coord_purge) {
+    Args args(fcinfo);
+    auto queue = require_queue_name(args.get_text(0));
+    TaskState state = require_purge_state(args.get_text(1));
+    Spi spi;
+    static Statement exists("SELECT 1 FROM coord.queue_state WHERE queue = $1", {TEXTOID});
+    require_queue_exists(spi.run(exists, {text_param(queue)}) == 1
+                             ? std::optional<QueueAccess>(QueueAccess{InvalidOid, false})
+                             : std::nullopt,
+                         queue);
+    static Statement purge_active(
+        "WITH gone AS (DELETE FROM coord.tasks WHERE queue = $1 AND state = $2 RETURNING id), "
+        "history AS (DELETE FROM coord.task_attempts a USING gone WHERE a.task_id = gone.id) "
+        "SELECT count(*) FROM gone",
+        {TEXTOID, TEXTOID});
+    static Statement purge_complete(
+        "WITH gone AS (DELETE FROM coord.tasks_complete WHERE queue = $1 RETURNING id), "
+        "history AS (DELETE FROM coord.task_attempts a USING gone WHERE a.task_id = gone.id) "
+        "SELECT count(*) FROM gone",
+        {TEXTOID});
+    if (state == TaskState::complete)
+        spi.run(purge_complete, {text_param(queue)});
+    else
+        spi.run(purge_active, {text_param(queue), text_param(to_string(state))});
+    return int64_datum(spi.first_row()->get_int64(1).value_or(0));
+}

@@ -99,10 +99,29 @@ COORD_FUNCTION(coord_fail) {
     std::optional<Micros> retry_in;
     if (!args.is_null(3))
         retry_in = require_non_negative_duration(args.get_interval(3), "retry_in", kMaxRetryDelay);
+    bool retry = require_present(args.get_boolean(4), "retry");
     CallingRole caller;
     Spi spi;
-    TaskState state = fail_task(spi, task_id, token, caller, error, retry_in, now_micros());
+    TaskState state = fail_task(spi, task_id, token, caller, error, retry_in, retry, now_micros());
     return text_datum(to_string(state));
+}
+
+COORD_FUNCTION(coord_cancel) {
+    Args args(fcinfo);
+    auto task_id = task_id_arg(args, 0);
+    CallingRole caller;
+    Spi spi;
+    return BoolGetDatum(cancel_task(spi, task_id, caller, now_micros()));
+}
+
+COORD_FUNCTION(coord_snooze) {
+    Args args(fcinfo);
+    auto task_id = task_id_arg(args, 0);
+    auto token = token_arg(args, 1);
+    auto run_in = require_run_in(args.get_interval(2));
+    CallingRole caller;
+    Spi spi;
+    return timestamptz_datum(snooze_task(spi, task_id, token, caller, run_in, now_micros()));
 }
 
 COORD_FUNCTION(coord_retry_dead) {
@@ -148,5 +167,47 @@ COORD_FUNCTION(coord_task) {
         }
     }
     add_result_row(fcinfo, values, nulls);
+    return Datum(0);
+}
+
+// coord.queue_task_list() (the view coord.queue_tasks): the tasks of the
+// queues the caller may observe, read as the extension owner for the caller's
+// role. A function, not a view over the tables, so that an administrator may
+// still retype a column of the task tables (see README, "Changing the
+// extension's tables"): payload is cast back to jsonb.
+COORD_FUNCTION(coord_queue_task_list) {
+    constexpr int kColumns = 14;
+    CallingRole caller;
+    begin_result_set(fcinfo);
+    static Statement list(
+        "WITH observable AS ("
+        "  SELECT q.queue FROM coord.queue_state q "
+        "  WHERE pg_catalog.pg_has_role($1::pg_catalog.oid, q.created_by::pg_catalog.oid, 'USAGE') "
+        "     OR $2 "
+        "     OR EXISTS (SELECT 1 FROM coord.queue_grants g "
+        "                WHERE g.queue = q.queue AND g.privilege = 'observe' "
+        "                  AND pg_catalog.pg_has_role($1::pg_catalog.oid, g.role::pg_catalog.oid, 'USAGE'))) "
+        "SELECT t.id, t.queue, t.state, t.priority, t.run_at, t.attempts, t.max_attempts, t.worker, "
+        "       t.claimed_at, t.lease_expires_at, t.last_error, t.created_at, t.finished_at, "
+        "       t.payload::pg_catalog.jsonb "
+        "FROM coord.tasks t WHERE t.queue IN (SELECT queue FROM observable) "
+        "UNION ALL "
+        "SELECT c.id, c.queue, 'complete', c.priority, NULL, c.attempts, c.max_attempts, c.worker, "
+        "       c.started_at, NULL, NULL, c.created_at, c.completed_at, c.payload::pg_catalog.jsonb "
+        "FROM coord.tasks_complete c WHERE c.queue IN (SELECT queue FROM observable)",
+        {REGROLEOID, BOOLOID});
+    Spi spi;
+    std::uint64_t n = spi.run(list, {role_param(caller.role()), bool_param(caller.is_admin())});
+    Datum values[kColumns];
+    bool nulls[kColumns];
+    for (std::uint64_t r = 0; r < n; ++r) {
+        Row row = spi.row(r);
+        for (int i = 0; i < kColumns; ++i) {
+            std::optional<Datum> value = row.get_datum_copy(i + 1, spi.caller_context());
+            values[i] = value.value_or(Datum(0));
+            nulls[i] = !value;
+        }
+        add_result_row(fcinfo, values, nulls);
+    }
     return Datum(0);
 }
