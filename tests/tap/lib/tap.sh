@@ -18,6 +18,7 @@ tap_checks() {
             "SKIP "*) TAP_N=$((TAP_N + 1)); echo "ok $TAP_N # skip ${line#SKIP }" ;;
             "EXIT 0") ;;
             "EXIT "*) tap_ok 1 "$1 exited with status ${line#EXIT }" ;;
+            "# "*) echo "$line" ;;
             *) echo "# $line" ;;
         esac
     done < <("$@" 2>&1; echo "EXIT $?")
