@@ -16,6 +16,7 @@ const char* const kNames[kCount] = {
     "auction_state",   "auction_state_pkey",
     "lease_state",     "lease_state_pkey",     "ledger_entries",
     "ledger_entries_idempotency_key",          "ledger_entries_entry_id_seq",
+    "register_state",  "register_state_pkey",
     "shard_state",     "shard_state_pkey",     "shard_watermark",
     "shard_watermark_pkey",
     "tasks",           "tasks_pkey",           "tasks_complete",

@@ -16,6 +16,8 @@ enum class CoordRelation {
     ledger_entries,
     ledger_entries_idempotency_key,
     ledger_entries_entry_id_seq,
+    register_state,
+    register_state_pkey,
     shard_state,
     shard_state_pkey,
     shard_watermark,

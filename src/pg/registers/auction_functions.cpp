@@ -9,16 +9,11 @@
 #include "pg/common/calling_role.hpp"
 #include "pg/common/coord_relations.hpp"
 #include "pg/common/datum.hpp"
-#include "pg/common/index_lookup.hpp"
-#include "pg/common/relation_layout.hpp"
 #include "pg/common/spi.hpp"
 #include "pg/registers/write_attempt.hpp"
 
 extern "C" {
-#include "access/table.h"
-#include "storage/lmgr.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 }
 
 using namespace coord;
@@ -57,42 +52,14 @@ AuctionState require_auction(Spi& spi, std::string_view auction) {
     return *state;
 }
 
-// The column wait_for_auction_writer looks the row up by (relation_layout.hpp).
-constexpr ColumnSpec kAuctionKeyColumns[] = {{"auction", TEXTOID}};
-ColumnMap auction_key_columns(kAuctionKeyColumns);
-
-// Waits for the transaction, other than this one, that is changing the
-// auction's row (an open bid or close), if any: a bid decided against the
-// committed row must be decided again once that one ends, and only that one
-// is waited for. True when there was one.
-bool wait_for_auction_writer(std::string_view auction) {
-    return pg_call([&] {
-        Relation table = table_open(coord_relation_oid(CoordRelation::auction_state), AccessShareLock);
-        const RelationLayout& layout = auction_key_columns.require_layout(table);
-        ScanKeyData key;
-        ScanKeyInit(&key, layout.attnum[0], BTEqualStrategyNumber, F_TEXTEQ,
-                    PointerGetDatum(cstring_to_text_with_len(auction.data(),
-                                                             static_cast<int>(auction.size()))));
-        TransactionId writer = key_row_writer_in_progress(
-            table, coord_relation_oid(CoordRelation::auction_state_pkey), &key, 1);
-        table_close(table, AccessShareLock);
-        if (!TransactionIdIsValid(writer)) return false;
-        XactLockTableWait(writer, nullptr, nullptr, XLTW_None);
-        return true;
-    });
-}
-
-// One write of the auction's row decided against `state`: true when it
-// wrote; false when it must be decided again (the row changed meanwhile, or
-// another transaction is changing it: then that one has ended by now).
+// One write of the auction's row decided against what was read: true when
+// it wrote, false when it must be decided again (write_attempt.hpp). A bid
+// decided while another transaction is changing the row is decided again
+// once that one has ended.
 bool write_auction_row(std::string_view auction, const std::function<bool()>& write) {
-    if (wait_for_auction_writer(auction)) return false;
-    switch (attempt_write_without_waiting(write)) {
-        case WriteOutcome::wrote: return true;
-        case WriteOutcome::lost: return false;
-        case WriteOutcome::busy: wait_for_auction_writer(auction); return false;
-    }
-    return false;
+    KeyedRow row{CoordRelation::auction_state, CoordRelation::auction_state_pkey, auction};
+    if (row.wait_for_writer()) return false;
+    return row.write(write);
 }
 
 Datum numeric_datum(Amount amount) {

@@ -1,13 +1,15 @@
 // SQL entry points of compare-and-swap registers (extension/sql/62_registers.sql).
 // The compare and the write are one UPDATE ... WHERE version = expected: the
-// row lock makes it atomic, a concurrent swap of the same version is waited
-// for (until its transaction ends) and then seen, and a caller whose
-// expected version is already stale never waits. Invoker rights: the role
-// is taken at entry, the SQL runs as the extension's owner.
+// row lock makes it atomic. A swap that meets another transaction changing
+// the key waits for that one transaction only and reads again (KeyedRow,
+// write_attempt.hpp): never along the row's update chain for a later
+// writer's whole transaction. Invoker rights: the role is taken at entry,
+// the SQL runs as the extension's owner.
 #include "core/common/error.hpp"
 #include "core/common/validate.hpp"
 #include "core/registers/register.hpp"
 #include "pg/common/calling_role.hpp"
+#include "pg/common/coord_relations.hpp"
 #include "pg/common/datum.hpp"
 #include "pg/common/spi.hpp"
 #include "pg/registers/write_attempt.hpp"
@@ -51,8 +53,8 @@ bool insert_first(Spi& spi, std::string_view key, Datum value, RoleId role) {
                             datum_param(OIDOID, ObjectIdGetDatum(role))}) == 1;
 }
 
-// The swap of version `expected`: the key's owner when it happened. A swap
-// that lost keeps no lock (write_attempt.hpp).
+// The swap of version `expected`: the key's owner when it happened; none
+// when it did not (then read again). A swap that lost keeps no lock.
 std::optional<RoleId> swap(Spi& spi, std::string_view key, RegisterVersion expected, Datum value) {
     static Statement update(
         "UPDATE coord.register_state SET value = $3, version = version + 1, "
@@ -60,7 +62,7 @@ std::optional<RoleId> swap(Spi& spi, std::string_view key, RegisterVersion expec
         "RETURNING owner_role::pg_catalog.oid",
         {TEXTOID, INT8OID, JSONBOID}, /*generic_plan=*/true);
     std::optional<RoleId> owner;
-    attempt_write([&] {
+    KeyedRow{CoordRelation::register_state, CoordRelation::register_state_pkey, key}.write([&] {
         spi.run(update, {text_param(key), int64_param(expected), datum_param(JSONBOID, value)});
         if (std::optional<Row> row = spi.first_row())
             owner = static_cast<RoleId>(row->get_oid(1).value_or(InvalidOid));
