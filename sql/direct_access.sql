@@ -47,6 +47,9 @@ SELECT regress.error_of(format('SELECT coord.check_fence(%L, %s)', 'da:renamed',
 ROLLBACK;
 SELECT regress.lease_row('da:renamed') = :'before' AS unchanged;
 
+SELECT bool_and(coord.queue_create(q)) AS queues_created
+FROM unnest(ARRAY['da-json', 'da-dropped', 'da-check', 'da-published']) q;
+
 -- coord.tasks.payload retyped to json (the repro: complete stored json bytes
 -- into the jsonb column of coord.tasks_complete). The move runs as SQL,
 -- which converts; the stored row reads back as jsonb. A claim after the

@@ -134,6 +134,7 @@ SELECT holder_role FROM coord.leases WHERE name = 'roles:gone';
 
 -- ---- tasks --------------------------------------------------------------------
 SET ROLE regress_role_a;
+SELECT coord.queue_create('roles:q') AS created;
 SELECT coord.enqueue('roles:q', '{"card": "4242"}') AS task \gset
 SELECT task_id = :task AS claimed, token AS task_token FROM coord.claim('roles:q', 'a-worker') \gset
 RESET ROLE;
@@ -170,9 +171,13 @@ SELECT state, result FROM coord.task(:task);
 RESET ROLE;
 SELECT enqueued_by, claimed_by FROM coord.tasks_complete WHERE id = :task;
 
--- Queues are not per role: b may claim a's task. The claim is b's: a may
--- not complete it, but still reads its own task; b reads it as claimant.
+-- a's queue: b may claim from it once a grants it consume. The claim is
+-- b's: a may not complete it, but still reads its own task; b reads it as
+-- claimant.
+SET ROLE regress_role_b;
+SELECT regress.error_of($$SELECT * FROM coord.claim('roles:q', 'b-worker')$$) AS claim_without_grant;
 SET ROLE regress_role_a;
+SELECT coord.queue_grant('roles:q', 'regress_role_b', 'consume') AS granted;
 SELECT coord.enqueue('roles:q', '{"card": "5555"}') AS task2 \gset
 SET ROLE regress_role_b;
 SELECT token AS task2_token FROM coord.claim('roles:q', 'b-worker') \gset
@@ -280,6 +285,7 @@ CREATE OPERATOR regress_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = regr
 SET ROLE regress_role_a;
 SET search_path = regress_evil, pg_catalog;
 SELECT 'plain SQL' = 'is captured';
+SELECT coord.queue_create('roles:evil') AS created;
 SELECT coord.enqueue('roles:evil', '{}', dedupe_key => 'k') > 0 AS enqueued;
 SELECT coord.enqueue('roles:evil', '{}', dedupe_key => 'k') > 0 AS deduplicated;
 SELECT count(*) AS claimed FROM coord.claim('roles:evil', 'w');

@@ -18,6 +18,7 @@ CREATE FUNCTION regress.interval_state() RETURNS text LANGUAGE sql AS $$
                          FROM coord.election_state e), ''))
 $$;
 SELECT coord.acquire('iv:held', 'iv-owner', ttl => '1 hour') AS held_token \gset
+SELECT coord.queue_create('iv') AS created;
 SELECT coord.enqueue('iv', '{}') AS claimed_task \gset
 SELECT token AS claim_token FROM coord.claim('iv', 'iv-worker', batch => 1) \gset
 SELECT coord.enqueue('iv', '{}') AS pending_task \gset

@@ -4,6 +4,7 @@
 -- left them) stop firing in the same sweep that has an expired claim to
 -- requeue. Resolving one at clock_timestamp() would violate
 -- alerts_resolved_after_raised and roll back the whole step, requeue included.
+SELECT coord.queue_create('clock') AS created;
 SELECT coord.enqueue('clock', '{}') AS expired_task \gset
 SELECT task_id = :expired_task AS claimed FROM coord.claim('clock', 'clock-worker', ttl => '1 microsecond');
 SELECT coord.enqueue('clock', '{}', max_attempts => 1) AS dead_task \gset

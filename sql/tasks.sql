@@ -18,6 +18,13 @@ $$;
 CREATE FUNCTION regress.claim_token(task_id bigint) RETURNS bigint
 LANGUAGE sql STABLE AS $$ SELECT token FROM regress.task_rows WHERE id = task_id $$;
 
+-- Queues are explicit: enqueue into a queue that was never created is 42704
+-- naming coord.queue_create (sql/queues.sql shows the queue functions).
+SELECT regress.error_of($$SELECT coord.enqueue('mail', '{}')$$) AS missing_queue;
+SELECT count(*) AS tasks FROM coord.tasks;
+SELECT bool_and(coord.queue_create(q)) AS created
+FROM unnest(ARRAY['mail', 'reports', 'fragile', 'dd', 'direct', 'rollback']) q;
+
 -- enqueue: ids, defaults.
 SELECT coord.enqueue('mail', '{"to": "a@example.com"}') AS first_id;
 SELECT coord.enqueue(queue => 'mail', payload => '{"to": "b@example.com"}', priority => 10) AS high_priority;
@@ -59,7 +66,7 @@ FROM coord.tasks WHERE state = 'processing' ORDER BY id;
 SELECT task_id, payload, attempt, regress.tok(token) AS token
 FROM coord.claim('mail', 'worker-2', ttl => '30 seconds', batch => 10);
 SELECT count(*) AS nothing_left FROM coord.claim('mail', 'worker-3');
-SELECT count(*) AS unknown_queue FROM coord.claim('no-such-queue', 'worker-3');
+SELECT regress.error_of($$SELECT * FROM coord.claim('no-such-queue', 'worker-3')$$) AS unknown_queue;
 -- Each claim has its own execution_id.
 SELECT count(DISTINCT execution_id) = count(*) AS distinct_executions FROM coord.tasks
 WHERE state = 'processing';
@@ -268,6 +275,7 @@ FROM pg_class c WHERE c.relnamespace = 'coord'::regnamespace
   AND c.relname IN ('tasks', 'tasks_complete', 'task_attempts', 'queue_stats')
 ORDER BY c.relname;
 SET ROLE coord_user;
+SELECT coord.queue_create('as-user') AS created;
 SELECT coord.enqueue('as-user', '{}') > 0 AS user_enqueued;
 SELECT count(*) AS user_claimed FROM coord.claim('as-user', 'u');
 SELECT regress.error_of($$DELETE FROM coord.tasks$$);

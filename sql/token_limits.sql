@@ -3,6 +3,7 @@
 -- Afterwards the counter is put back where it was, so no value is handed
 -- out twice.
 SELECT last_value AS counter_before FROM coord.token_allocator \gset
+SELECT coord.queue_create('limits:q') AS created;
 SELECT coord.enqueue('limits:q', '{}') AS task \gset
 SELECT setval('coord.token_allocator', 140737488355327) AS counter_at_its_end;
 

@@ -96,3 +96,13 @@ SELECT regress.error_of($$SELECT * FROM coord.deadlock_history$$);
 SELECT regress.error_of($$DELETE FROM coord.deadlock_history$$);
 RESET ROLE;
 DROP ROLE regress_waiter;
+
+-- coord.waiters shows every column coord.waiting_requests() has, wait_until included.
+SELECT a.attname AS view_column, f.name AS function_column
+FROM (SELECT attname, attnum FROM pg_attribute
+      WHERE attrelid = 'coord.waiters'::regclass AND attnum > 0) a
+FULL JOIN (SELECT n AS name, i AS ord
+           FROM pg_proc p, unnest(p.proargnames[1:]) WITH ORDINALITY AS u(n, i)
+           WHERE p.oid = 'coord.waiting_requests()'::regprocedure) f
+  ON f.name = a.attname::text
+ORDER BY coalesce(a.attnum, 100 + f.ord);

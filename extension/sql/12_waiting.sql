@@ -24,11 +24,11 @@ COMMENT ON FUNCTION coord.waiting_requests() IS
     'lease name a request waits for). Use the view coord.waiters.';
 
 CREATE VIEW coord.waiters AS
-SELECT name, owner, waiting_since, "position", pid
+SELECT name, owner, waiting_since, "position", pid, wait_until
 FROM coord.waiting_requests();
 COMMENT ON VIEW coord.waiters IS
     'Who waits for which lease: owner, since when, place in the FIFO queue of that name (1 = next '
-    'to be served) and the backend pid (for pg_cancel_backend).';
+    'to be served), the backend pid (for pg_cancel_backend) and when the wait runs out (wait_until).';
 
 CREATE VIEW coord.wait_graph AS
 SELECT w.owner AS waiter, w.name, l.owner AS holder, w.waiting_since, 'held'::text AS edge

@@ -2,10 +2,160 @@
 -- edit only your issue's section (and keep the blank lines between them).
 
 -- issue 11: waiting redesigned (deadlock detection over every holding)
+-- coord.waiters shows every column of coord.waiting_requests() (wait_until
+-- was dropped); CREATE OR REPLACE keeps its grants.
+CREATE OR REPLACE VIEW coord.waiters AS
+SELECT name, owner, waiting_since, "position", pid, wait_until
+FROM coord.waiting_requests();
+COMMENT ON VIEW coord.waiters IS
+    'Who waits for which lease: owner, since when, place in the FIFO queue of that name (1 = next '
+    'to be served), the backend pid (for pg_cancel_backend) and when the wait runs out (wait_until).';
 -- (end of issue 11)
 
 
 -- issue 12: task queue surface (queues, grants, wake-ups, batches, metrics)
+-- Explicit queues (issue 12): a task is enqueued only into a queue created
+-- with coord.queue_create; the queue carries its settings, whether it is
+-- paused, the role that created it and the privileges it granted
+-- (produce: enqueue; consume: claim and act on claims; observe: read tasks).
+-- The functions have invoker rights; their SQL runs as the extension owner.
+
+CREATE TABLE coord.queue_state (
+    queue        text PRIMARY KEY,
+    max_attempts integer NOT NULL,
+    retention    interval NOT NULL,
+    backoff_max  interval NOT NULL,
+    notify       boolean NOT NULL,
+    paused       boolean NOT NULL DEFAULT false,
+    created_by   regrole NOT NULL,
+    created_at   timestamptz NOT NULL
+);
+COMMENT ON TABLE coord.queue_state IS
+    'One row per queue made with coord.queue_create: settings, paused, creator. Written only '
+    'through the coord.queue_* functions; read it through coord.queues.';
+SELECT pg_catalog.pg_extension_config_dump('coord.queue_state', '');
+
+CREATE TABLE coord.queue_grants (
+    queue      text NOT NULL,
+    role       regrole NOT NULL,
+    privilege  text NOT NULL,                     -- produce, consume or observe
+    granted_by regrole NOT NULL,
+    granted_at timestamptz NOT NULL,
+    PRIMARY KEY (queue, privilege, role)
+);
+COMMENT ON TABLE coord.queue_grants IS
+    'Privileges on a queue''s tasks granted with coord.queue_grant (produce, consume, observe). '
+    'A role has a privilege when it has the privileges of a role granted it (membership with '
+    'inherit), created the queue, or is coord_admin.';
+SELECT pg_catalog.pg_extension_config_dump('coord.queue_grants', '');
+
+-- The queues of tasks enqueued before queues were explicit (0.2), created by
+-- the role of their first task (empty in a fresh install).
+INSERT INTO coord.queue_state (queue, max_attempts, retention, backoff_max, notify, created_by,
+                               created_at)
+SELECT DISTINCT ON (q.queue) q.queue, 5, '7 days', '1 hour', true, q.enqueued_by,
+       pg_catalog.clock_timestamp()
+FROM (SELECT queue, id, enqueued_by FROM coord.tasks
+      UNION ALL SELECT queue, id, enqueued_by FROM coord.tasks_complete) q
+ORDER BY q.queue, q.id;
+
+CREATE FUNCTION coord.queue_create(queue text, max_attempts integer DEFAULT 5,
+                                   retention interval DEFAULT '7 days',
+                                   backoff_max interval DEFAULT '1 hour',
+                                   notify boolean DEFAULT true)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_queue_create'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.queue_create(text, integer, interval, interval, boolean) IS
+    'Create a queue owned by the calling role: true when created, false when it already exists '
+    'with the same settings (42710 when with other settings: use coord.queue_alter). '
+    'max_attempts: attempts of a task before it is dead (1..1000); retention: how long completed '
+    'tasks are kept; backoff_max: cap of the retry backoff; notify: NOTIFY coord_tasks when its '
+    'tasks become due. The creator and coord_admin may alter, pause, drop it and grant it.';
+
+CREATE FUNCTION coord.queue_alter(queue text, max_attempts integer DEFAULT NULL,
+                                  retention interval DEFAULT NULL,
+                                  backoff_max interval DEFAULT NULL,
+                                  notify boolean DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_queue_alter'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.queue_alter(text, integer, interval, interval, boolean) IS
+    'Change the settings given (NULL: unchanged) of a queue: true when one changed. Its creator '
+    'or coord_admin only (42501); 42704 when the queue does not exist.';
+
+CREATE FUNCTION coord.queue_drop(queue text, force boolean DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_queue_drop'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.queue_drop(text, boolean) IS
+    'Drop a queue with its tasks (completed and dead ones, their history) and grants: true. '
+    'Refused (55006) while a task is pending or processing unless force. Its creator or '
+    'coord_admin only (42501); 42704 when the queue does not exist.';
+
+CREATE FUNCTION coord.queue_pause(queue text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_queue_pause'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.queue_pause(text) IS
+    'Pause a queue: it still accepts tasks, claims return none until coord.queue_resume. True '
+    'when it was running. Its creator or coord_admin only (42501).';
+
+CREATE FUNCTION coord.queue_resume(queue text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_queue_resume'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.queue_resume(text) IS
+    'Resume a paused queue: true when it was paused. Its creator or coord_admin only (42501).';
+
+CREATE FUNCTION coord.queue_grant(queue text, role regrole, privilege text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_queue_grant'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.queue_grant(text, regrole, text) IS
+    'Grant `role` a privilege on the tasks of a queue: produce (enqueue), consume (claim, and '
+    'heartbeat/complete/fail/cancel its claims), observe (read its tasks and payloads with '
+    'coord.task). True when newly granted. The queue''s creator or coord_admin only (42501).';
+
+CREATE FUNCTION coord.queue_revoke(queue text, role regrole, privilege text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_queue_revoke'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.queue_revoke(text, regrole, text) IS
+    'Revoke a privilege granted with coord.queue_grant: true when it was granted. Claims already '
+    'taken stay their role''s. The queue''s creator or coord_admin only (42501).';
+
+CREATE VIEW coord.queues AS
+SELECT q.queue, q.max_attempts, q.retention, q.backoff_max, q.notify, q.paused, q.created_by,
+       q.created_at,
+       (SELECT count(*) FROM coord.tasks t WHERE t.queue = q.queue AND t.state = 'pending') AS pending,
+       (SELECT count(*) FROM coord.tasks t WHERE t.queue = q.queue AND t.state = 'processing')
+           AS processing,
+       (SELECT count(*) FROM coord.tasks t WHERE t.queue = q.queue AND t.state = 'dead') AS dead,
+       (SELECT count(*) FROM coord.tasks_complete c WHERE c.queue = q.queue) AS complete
+FROM coord.queue_state q;
+COMMENT ON VIEW coord.queues IS
+    'Every queue: its settings, whether it is paused, who created it, and its task counts '
+    '(pending, processing, dead, complete kept for its retention).';
+
+REVOKE EXECUTE ON FUNCTION
+    coord.queue_create(text, integer, interval, interval, boolean),
+    coord.queue_alter(text, integer, interval, interval, boolean),
+    coord.queue_drop(text, boolean),
+    coord.queue_pause(text),
+    coord.queue_resume(text),
+    coord.queue_grant(text, regrole, text),
+    coord.queue_revoke(text, regrole, text) FROM PUBLIC;
+REVOKE ALL ON coord.queue_state, coord.queue_grants, coord.queues FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    coord.queue_create(text, integer, interval, interval, boolean),
+    coord.queue_alter(text, integer, interval, interval, boolean),
+    coord.queue_drop(text, boolean),
+    coord.queue_pause(text),
+    coord.queue_resume(text),
+    coord.queue_grant(text, regrole, text),
+    coord.queue_revoke(text, regrole, text) TO coord_user;
+GRANT SELECT ON coord.queues TO coord_user;
 -- (end of issue 12)
 
 
@@ -14,6 +164,294 @@
 
 
 -- issue 15: collaborative update logs and whiteboard shape maps
+-- Collaborative documents (a durable per-document update log with causal
+-- delivery, snapshots and pruning) and whiteboards (a last-writer-wins map of
+-- shapes and fields). Any coord_user may append to and read every document
+-- and board: they are not per role (like queues); the role is recorded with
+-- each update and snapshot.
+
+CREATE TABLE coord.doc_updates (
+    doc         text COLLATE "C" NOT NULL,
+    client      text COLLATE "C" NOT NULL,
+    seq         bigint NOT NULL,          -- 1, 2, 3 ... per (doc, client)
+    position    bigint,                   -- from coord.doc_position once delivered; NULL while held
+    deps        jsonb,                    -- the state vector it depends on, as given
+    payload     bytea NOT NULL,           -- opaque (a Yjs or Automerge update)
+    appended_by regrole NOT NULL,
+    appended_at timestamptz NOT NULL,
+    PRIMARY KEY (doc, client, seq)
+);
+CREATE UNIQUE INDEX doc_updates_position ON coord.doc_updates (doc, position);
+CREATE INDEX doc_updates_held ON coord.doc_updates (doc) WHERE position IS NULL;
+COMMENT ON TABLE coord.doc_updates IS
+    'Every stored update of every document: delivered (with a position, which orders each update '
+    'after its dependencies) or held (position NULL) until its dependencies are delivered. Written '
+    'only through coord.doc_append; covered updates are pruned by the background worker.';
+SELECT pg_catalog.pg_extension_config_dump('coord.doc_updates', '');
+
+CREATE SEQUENCE coord.doc_position;
+COMMENT ON SEQUENCE coord.doc_position IS
+    'Positions of delivered document updates (one sequence for every document).';
+
+CREATE TABLE coord.doc_clients (
+    doc      text COLLATE "C" NOT NULL,
+    client   text COLLATE "C" NOT NULL,
+    first_at timestamptz NOT NULL,
+    PRIMARY KEY (doc, client)
+);
+COMMENT ON TABLE coord.doc_clients IS
+    'The clients that ever appended to a document (at most 10000 per document), and when first.';
+SELECT pg_catalog.pg_extension_config_dump('coord.doc_clients', '');
+
+CREATE TABLE coord.doc_snapshots (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    doc          text COLLATE "C" NOT NULL,
+    state_vector jsonb NOT NULL,          -- what the snapshot covers
+    covers       bigint NOT NULL,         -- the number of updates it covers
+    snapshot     bytea NOT NULL,
+    created_by   regrole NOT NULL,
+    created_at   timestamptz NOT NULL
+);
+CREATE INDEX doc_snapshots_doc ON coord.doc_snapshots (doc, id);
+COMMENT ON TABLE coord.doc_snapshots IS
+    'Merged document states uploaded by clients (coord.doc_snapshot); each covers the one before it. '
+    'The newest is what coord.doc_load hands a joining client.';
+SELECT pg_catalog.pg_extension_config_dump('coord.doc_snapshots', '');
+
+CREATE TABLE coord.doc_pruned (
+    doc    text COLLATE "C" PRIMARY KEY,
+    vector jsonb NOT NULL                 -- per client, the highest seq pruned
+);
+COMMENT ON TABLE coord.doc_pruned IS
+    'Per document and client, the highest seq the background worker pruned: coord.doc_since refuses '
+    'a state vector behind it (55000; join with coord.doc_load).';
+SELECT pg_catalog.pg_extension_config_dump('coord.doc_pruned', '');
+
+CREATE UNLOGGED TABLE coord.doc_announce (
+    doc      text COLLATE "C" NOT NULL,
+    position bigint NOT NULL
+);
+COMMENT ON TABLE coord.doc_announce IS
+    'Deliveries not yet announced: the background worker sends one NOTIFY coord_doc per document '
+    'for them each sweep and deletes them. Unlogged: an announcement lost in a crash is only a '
+    'missed wake-up (clients catch up with coord.doc_since).';
+
+CREATE FUNCTION coord.doc_append(doc text, client text, seq bigint, payload bytea, deps jsonb DEFAULT NULL)
+RETURNS TABLE(accepted boolean, "position" bigint, state text)
+AS 'MODULE_PATHNAME', 'coord_doc_append'
+LANGUAGE C VOLATILE
+ROWS 1;
+COMMENT ON FUNCTION coord.doc_append(text, text, bigint, bytea, jsonb) IS
+    'Store update `seq` (1, 2, 3 ... per doc and client) of `client` in document `doc`. A resend of '
+    'a stored seq with the same payload changes nothing (accepted = false, same position); another '
+    'payload is PC002; a seq beyond the next is PC003 naming the expected seq. The update depends on '
+    '`deps` ({"client": seq, ...}) and on its client''s previous seq: until those are delivered it '
+    'is held (state = ''held'', position NULL); then it is delivered with a position after theirs. '
+    'payload: at most 1 MiB.';
+
+CREATE FUNCTION coord.doc_snapshot(doc text, state_vector jsonb, snapshot bytea)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'coord_doc_snapshot'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.doc_snapshot(text, jsonb, bytea) IS
+    'Upload a merged state of `doc` covering `state_vector` (every update it names must be delivered, '
+    'and it must cover the previous snapshot). Returns the snapshot''s id. The updates it covers '
+    'become prunable after coord.doc_retention. snapshot: at most 256 MiB.';
+
+-- The readers: SQL, run as the extension's owner with a pinned search_path.
+CREATE FUNCTION coord.doc_require_vector(v jsonb, param text)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad text;
+BEGIN
+    IF v IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', param USING ERRCODE = '22004';
+    END IF;
+    IF jsonb_typeof(v) <> 'object' THEN
+        RAISE EXCEPTION '% must be a JSON object {"client": seq, ...}', param USING ERRCODE = '22023';
+    END IF;
+    SELECT e.key INTO bad FROM jsonb_each(v) e
+    WHERE jsonb_typeof(e.value) <> 'number' OR e.value::text !~ '^[0-9]+$'
+       OR length(e.value::text) > 18 OR octet_length(e.key) NOT BETWEEN 1 AND 256
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION '%: the seq of client "%" must be an integer >= 0', param, bad
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION coord.doc_require_vector(jsonb, text) IS
+    'Internal: checks a state vector argument (22004 / 22023). Not granted to anyone.';
+
+CREATE FUNCTION coord.doc_require_name(v text, param text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF v IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', param USING ERRCODE = '22004';
+    END IF;
+    IF octet_length(v) NOT BETWEEN 1 AND 256 THEN
+        RAISE EXCEPTION '% must have 1 to 256 bytes', param USING ERRCODE = '22023';
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION coord.doc_require_name(text, text) IS
+    'Internal: checks a document or board name argument (22004 / 22023). Not granted to anyone.';
+
+CREATE FUNCTION coord.doc_state_vector(doc text)
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(jsonb_object_agg(x.client, x.seq), '{}')
+    FROM (SELECT u.client, max(u.seq) AS seq FROM coord.doc_updates u
+          WHERE u.doc = coord.doc_require_name($1, 'doc') AND u.position IS NOT NULL
+          GROUP BY u.client) x
+$$;
+COMMENT ON FUNCTION coord.doc_state_vector(text) IS
+    'The state vector of `doc`: {"client": last delivered seq, ...} ({} for an unknown document).';
+
+CREATE FUNCTION coord.doc_since(doc text, state_vector jsonb DEFAULT '{}')
+RETURNS TABLE(client text, seq bigint, "position" bigint, payload bytea)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    d text := coord.doc_require_name(doc, 'doc');
+    have jsonb := coord.doc_require_vector(state_vector, 'state_vector');
+    behind text;
+BEGIN
+    SELECT v.key INTO behind FROM coord.doc_pruned p, jsonb_each_text(p.vector) v
+    WHERE p.doc = d AND v.value::bigint > COALESCE((have ->> v.key)::bigint, 0) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'updates of client "%" in document "%" that state_vector lacks were pruned', behind, d
+            USING ERRCODE = '55000', HINT = 'Join again with coord.doc_load.';
+    END IF;
+    RETURN QUERY
+        SELECT u.client::text, u.seq, u.position, u.payload FROM coord.doc_updates u
+        WHERE u.doc = d AND u.position IS NOT NULL
+          AND u.seq > COALESCE((have ->> u.client)::bigint, 0)
+        ORDER BY u.position;
+END
+$$;
+COMMENT ON FUNCTION coord.doc_since(text, jsonb) IS
+    'Every delivered update of `doc` that a reader with `state_vector` lacks, in position order (an '
+    'update comes after everything it depends on). 55000 when some of them were pruned: join with '
+    'coord.doc_load.';
+
+CREATE FUNCTION coord.doc_load(doc text)
+RETURNS TABLE(snapshot bytea, snapshot_vector jsonb, client text, seq bigint, "position" bigint, payload bytea)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    d text := coord.doc_require_name(doc, 'doc');
+    snap record;
+    have jsonb := '{}';
+BEGIN
+    SELECT s.snapshot, s.state_vector INTO snap FROM coord.doc_snapshots s
+    WHERE s.doc = d ORDER BY s.id DESC LIMIT 1;
+    IF FOUND THEN
+        have := snap.state_vector;
+        RETURN QUERY SELECT snap.snapshot, snap.state_vector, NULL::text, NULL::bigint, NULL::bigint, NULL::bytea;
+    END IF;
+    RETURN QUERY
+        SELECT NULL::bytea, NULL::jsonb, u.client::text, u.seq, u.position, u.payload FROM coord.doc_updates u
+        WHERE u.doc = d AND u.position IS NOT NULL
+          AND u.seq > COALESCE((have ->> u.client)::bigint, 0)
+        ORDER BY u.position;
+END
+$$;
+COMMENT ON FUNCTION coord.doc_load(text) IS
+    'What a client joining `doc` needs: a first row with the newest snapshot and its state vector '
+    '(when there is one; update columns NULL), then every delivered update after it, in position '
+    'order (snapshot columns NULL).';
+
+CREATE VIEW coord.docs AS
+SELECT u.doc::text AS doc,
+       (SELECT count(*) FROM coord.doc_clients c WHERE c.doc = u.doc) AS clients,
+       count(*) AS updates,
+       count(*) FILTER (WHERE u.position IS NULL) AS held,
+       sum(octet_length(u.payload)) AS bytes,
+       (SELECT max(s.created_at) FROM coord.doc_snapshots s WHERE s.doc = u.doc) AS last_snapshot_at,
+       max(u.position) AS last_position
+FROM coord.doc_updates u
+GROUP BY u.doc;
+COMMENT ON VIEW coord.docs IS
+    'One row per document: clients that ever appended, updates stored (delivered and held), held '
+    'updates, payload bytes stored, when the newest snapshot was uploaded and the last position.';
+
+-- Whiteboards.
+CREATE TABLE coord.shapes (
+    board      text COLLATE "C" NOT NULL,
+    shape      text COLLATE "C" NOT NULL,
+    fields     jsonb NOT NULL,           -- the merged fields ({} once deleted)
+    writers    jsonb NOT NULL,           -- per field, its writer: [lamport, "client"]
+    deleted    boolean NOT NULL,
+    updated_at timestamptz NOT NULL,
+    PRIMARY KEY (board, shape)
+);
+COMMENT ON TABLE coord.shapes IS
+    'Every shape of every whiteboard: its fields merged by last writer wins (Lamport time, then the '
+    'smaller client id), each field''s writer, and whether it was deleted (final). Written only '
+    'through coord.shape_apply, coord.shape_delete and coord.shape_apply_batch.';
+SELECT pg_catalog.pg_extension_config_dump('coord.shapes', '');
+
+CREATE FUNCTION coord.shape_apply(board text, shape text, client text, lamport bigint, fields jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'coord_shape_apply'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.shape_apply(text, text, text, bigint, jsonb) IS
+    'Merge `fields` into `shape` of `board` field by field: a field takes the new value when '
+    '(lamport, client) orders after its current writer (a higher Lamport time wins, equal times go '
+    'to the smaller client id). Fields not named are untouched. Returns the merged fields, NULL '
+    'when the shape is deleted (a deleted shape ignores writes). fields: an object of at most 256 '
+    'fields and 64 KiB.';
+
+CREATE FUNCTION coord.shape_delete(board text, shape text, client text, lamport bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_shape_delete'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.shape_delete(text, text, text, bigint) IS
+    'Delete `shape` of `board`: true for the first delete, false (already deleted) for every later '
+    'one. A deleted shape has no fields and ignores later writes.';
+
+CREATE FUNCTION coord.shape_apply_batch(board text, ops jsonb)
+RETURNS int
+AS 'MODULE_PATHNAME', 'coord_shape_apply_batch'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.shape_apply_batch(text, jsonb) IS
+    'Apply a client''s batch atomically: ops is an array of at most 1000 '
+    '{"shape", "client", "lamport", "fields"} or {"shape", "client", "lamport", "delete": true}; '
+    'a bad op refuses the whole batch (22023). Returns how many ops changed the board.';
+
+CREATE FUNCTION coord.board(board text)
+RETURNS TABLE(shape text, fields jsonb, deleted boolean)
+AS 'MODULE_PATHNAME', 'coord_board'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION coord.board(text) IS
+    'Every shape of `board` in name order: its merged fields (NULL once deleted) and whether it is deleted.';
+
+-- Self-contained (this part also ships in an upgrade script): nothing PUBLIC.
+REVOKE ALL ON coord.doc_updates, coord.doc_clients, coord.doc_snapshots, coord.doc_pruned,
+    coord.doc_announce, coord.shapes, coord.docs FROM PUBLIC;
+REVOKE ALL ON SEQUENCE coord.doc_position, coord.doc_snapshots_id_seq FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION coord.doc_append(text, text, bigint, bytea, jsonb),
+    coord.doc_snapshot(text, jsonb, bytea), coord.doc_require_vector(jsonb, text),
+    coord.doc_require_name(text, text), coord.doc_state_vector(text), coord.doc_since(text, jsonb),
+    coord.doc_load(text), coord.shape_apply(text, text, text, bigint, jsonb),
+    coord.shape_delete(text, text, text, bigint), coord.shape_apply_batch(text, jsonb),
+    coord.board(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.doc_append(text, text, bigint, bytea, jsonb),
+    coord.doc_snapshot(text, jsonb, bytea), coord.doc_state_vector(text), coord.doc_since(text, jsonb),
+    coord.doc_load(text), coord.shape_apply(text, text, text, bigint, jsonb),
+    coord.shape_delete(text, text, text, bigint), coord.shape_apply_batch(text, jsonb),
+    coord.board(text) TO coord_user;
+GRANT SELECT ON coord.docs TO coord_user;
 -- (end of issue 15)
 
 

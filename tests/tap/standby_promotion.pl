@@ -28,6 +28,7 @@ $standby->start;
 
 # A worker claims a task on the primary, then the primary goes away before
 # the claim expires.
+$primary->safe_psql('postgres', "SELECT coord.queue_create('jobs')");
 my $id = $primary->safe_psql('postgres', "SELECT coord.enqueue('jobs', '{\"n\": 1}')");
 my $token = $primary->safe_psql('postgres',
     "SELECT token FROM coord.claim('jobs', 'doomed-worker', ttl => '5 seconds')");

@@ -39,6 +39,7 @@ sub grant_round {
         $node->safe_psql('postgres', "SELECT coord.release('$name', $t)");
         push @tokens, $t;
     }
+    $node->safe_psql('postgres', "SELECT coord.queue_create('promo')");
     $node->safe_psql('postgres', "SELECT coord.enqueue('promo', '{}')");
     push @tokens, $node->safe_psql('postgres', "SELECT token FROM coord.claim('promo', 'w$round')");
     return @tokens;

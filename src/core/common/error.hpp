@@ -22,6 +22,7 @@ inline constexpr const char* deadlock_detected = "40P01";
 inline constexpr const char* insufficient_privilege = "42501";
 inline constexpr const char* feature_not_supported = "0A000";
 inline constexpr const char* object_not_in_prerequisite_state = "55000";
+inline constexpr const char* object_in_use = "55006";
 inline constexpr const char* insufficient_resources = "53000";
 inline constexpr const char* program_limit_exceeded = "54000";
 inline constexpr const char* undefined_object = "42704";

@@ -14,5 +14,6 @@ void _PG_init(void) {
     coord::pg::shard_init();  // shard migrations: migration_lag GUC
     coord::pg::define_waiting();
     coord::pg::define_election();  // leader_wait's condition variables, commit-time wake-ups
+    coord::pg::collab_init();  // collaborative documents: coord.doc_retention
     coord::pg::queue_init();  // task queue and sweep GUCs; the background worker when preloaded
 }

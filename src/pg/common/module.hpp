@@ -10,5 +10,7 @@ void shard_init();
 void define_waiting();
 // Leader election (src/pg/election/election_wakeup.cpp): leader_wait's wake-ups.
 void define_election();
+// Collaborative documents (src/pg/collab/collab_sweep.cpp): the coord.doc_retention GUC.
+void collab_init();
 
 }  // namespace coord::pg

@@ -139,6 +139,15 @@ bool force_release(Spi& spi, std::string_view name) {
     });
 }
 
+bool return_handed_holding(Spi& spi, std::string_view name, std::string_view owner, Token token) {
+    note_lease_touched(name);  // this transaction's end wakes the next waiter
+    return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
+        if (!current || !current->held_at(now) || current->owner != owner || current->token != token)
+            return LeaseChange<bool>{false, std::nullopt};
+        return LeaseChange<bool>{true, released(*current, name, now)};
+    });
+}
+
 void verify_fence(std::string_view name, Token token, const Caller& caller) {
     // The share lock can keep a waiter's try from taking an expired lease:
     // this transaction's end wakes it.

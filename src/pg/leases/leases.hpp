@@ -35,6 +35,11 @@ Micros renew(Spi& spi, std::string_view name, Token token, const Caller& caller,
 bool release(Spi& spi, std::string_view name, Token token, const Caller& caller);
 bool force_release(Spi& spi, std::string_view name);
 
+// Releases `name` (handing it to its first waiter, as a release does) if its
+// current, unexpired holding is `token` of `owner`: a hand-off nobody took
+// (waiting.hpp). False when the holding is another (nothing changes).
+bool return_handed_holding(Spi& spi, std::string_view name, std::string_view owner, Token token);
+
 // Raises lease_lost unless `token` is the current, unexpired holding of
 // `name`, and 42501 when that holding is another role's. Keeps a share lock on the lease row until the transaction ends (a
 // takeover waits until the fenced write commits), and waits for a change of

@@ -3,6 +3,7 @@
 #include "core/common/validate.hpp"
 #include "pg/common/calling_role.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/queue/queue_store.hpp"
 #include "pg/queue/task_store.hpp"
 
 extern "C" {
@@ -41,8 +42,10 @@ COORD_FUNCTION(coord_enqueue) {
     request.priority = require_priority(args.get_int32(3));
     request.max_attempts = require_max_attempts(args.get_int32(4));
     request.dedupe_key = check_dedupe_key(args.get_text(5));
-    request.enqueued_by = GetUserId();  // invoker rights: the caller's role
+    CallingRole caller;
+    request.enqueued_by = caller.role();  // invoker rights: the caller's role
     Spi spi;
+    require_queue_use(spi, request.queue, QueuePrivilege::produce, caller, "enqueue into");
     return int64_datum(enqueue_task(spi, request, now));
 }
 
@@ -57,6 +60,8 @@ COORD_FUNCTION(coord_claim) {
     std::vector<ClaimedTask> claimed;
     {
         Spi spi;
+        QueueInfo info = require_queue_use(spi, queue, QueuePrivilege::consume, caller, "claim from");
+        if (info.paused) return Datum(0);
         claimed = claim_tasks(spi, queue, worker, caller.role(), lease, batch, now_micros());
     }
     for (const ClaimedTask& t : claimed) {
@@ -122,8 +127,20 @@ COORD_FUNCTION(coord_task) {
         Spi spi;
         if (spi.run(record, {int64_param(task_id)}) == 0) return Datum(0);  // unknown or pruned
         Row row = *spi.first_row();
-        require_task_reader(caller, task_id, row.get_oid(kColumns + 1).value_or(InvalidOid),
-                            row.get_oid(kColumns + 2));
+        Oid enqueued_by = row.get_oid(kColumns + 1).value_or(InvalidOid);
+        std::optional<Oid> claimed_by = row.get_oid(kColumns + 2);
+        bool observer = false;
+        if (!(claimed_by && *claimed_by == caller.role()) && !may_read(caller, enqueued_by)) {
+            // A role with observe on the task's queue reads it too.
+            std::string queue = row.get_text(2).value_or("");
+            std::optional<QueueInfo> info = load_queue(spi, queue, QueuePrivilege::observe, caller.role());
+            observer = info && may_use_queue(caller, info->access);
+            if (observer) {
+                spi.run(record, {int64_param(task_id)});
+                row = *spi.first_row();
+            }
+        }
+        if (!observer) require_task_reader(caller, task_id, enqueued_by, claimed_by);
         for (int i = 0; i < kColumns; ++i) {
             std::optional<Datum> value = row.get_datum_copy(i + 1, spi.caller_context());
             values[i] = value.value_or(Datum(0));

@@ -25,6 +25,7 @@ extern "C" {
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/array.h"
+#include "utils/snapmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 #include "utils/wait_event.h"
@@ -33,6 +34,7 @@ extern "C" {
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <unordered_set>
 
 namespace coord::pg {
 
@@ -52,6 +54,8 @@ constexpr std::size_t kCycleTextSize = 4096;
 constexpr std::size_t kCycleJsonSize = 6144;
 constexpr std::size_t kReasonSize = 768;
 constexpr int kRingSize = 32;
+// Hand-offs whose waiter left before taking them (at most this many at once).
+constexpr int kOrphanSize = 256;
 // How long a wait that ran out waits on for a release that is handing it the
 // lease to commit (part of the margin wait_for may be overrun by).
 constexpr Micros kHandoffCommitMargin = 100 * 1000;
@@ -103,6 +107,20 @@ struct DeadlockRecord {
     char reason[kReasonSize];
 };
 
+// A hand-off promised to a request that left the queue (cancelled, timed out,
+// exited) without taking it: the holding `token` of `name` written for
+// `owner` by transaction `by`. Returned (freed or handed on) by that
+// transaction before it commits, else by the next sweep (or the first one
+// after `by` commits) -- README, "Hand-off".
+struct OrphanedHandoff {
+    bool used;
+    Oid database;
+    TransactionId by;
+    Token token;
+    char owner[kOwnerSize];
+    char name[kNameSize];
+};
+
 struct WaitShared {
     LWLock* lock;
     std::uint64_t next_request;
@@ -112,6 +130,8 @@ struct WaitShared {
     int nbackends;
     int nslots;
     DeadlockRecord ring[kRingSize];
+    std::uint64_t orphans_dropped;  // orphan table full: left to expire
+    OrphanedHandoff orphans[kOrphanSize];
 };
 
 WaitShared* shared = nullptr;
@@ -205,11 +225,36 @@ struct Promise {
 // deadlock victim, and the hand-off promised to it, if any (after this no
 // release can promise it one). Called on every exit path (normal return,
 // C++ unwinding, transaction abort, backend exit); idempotent.
+// Records a hand-off nobody will take (lock held).
+void record_orphan_locked(Oid db, TransactionId by, Token token, const char* owner, const char* name) {
+    OrphanedHandoff* free_entry = nullptr;
+    for (OrphanedHandoff& o : shared->orphans)
+        if (!o.used) { free_entry = &o; break; }
+    if (free_entry == nullptr) {
+        ++shared->orphans_dropped;  // the holding expires after its ttl
+        return;
+    }
+    free_entry->used = true;
+    free_entry->database = db;
+    free_entry->by = by;
+    free_entry->token = token;
+    std::memcpy(free_entry->owner, owner, kOwnerSize);
+    std::memcpy(free_entry->name, name, kNameSize);
+}
+
+// What leave_queue does with a hand-off promised to the request: records it
+// as orphaned (the default: the request gave up), gives it to the caller,
+// who takes it or abandons it (abandon_promise), or drops it (taken).
+enum class PromiseFate { orphan, to_caller, taken };
+
 bool leave_queue(std::string* victim_name = nullptr, std::string* victim_detail = nullptr,
-                 std::optional<Promise>* promise = nullptr) {
+                 std::optional<Promise>* promise = nullptr, PromiseFate fate = PromiseFate::orphan) {
     if (shared == nullptr || my_request == 0) return false;
+    if (promise) fate = PromiseFate::to_caller;
     int me = MyProc->pgprocno;
     bool victim = false;
+    bool orphan = false;
+    Promise left{};
     LWLockAcquire(shared->lock, LW_EXCLUSIVE);
     BackendWait& b = backends[me];
     if (b.request == my_request) {
@@ -218,7 +263,13 @@ bool leave_queue(std::string* victim_name = nullptr, std::string* victim_detail 
             *victim_name = b.victim_name;
             *victim_detail = b.victim_detail;
         }
-        if (promise && b.handed_token != 0) *promise = Promise{b.handed_token, b.handed_by};
+        if (b.handed_token != 0) {
+            if (fate == PromiseFate::to_caller) *promise = Promise{b.handed_token, b.handed_by};
+            if (fate == PromiseFate::orphan) {
+                orphan = true;
+                left = Promise{b.handed_token, b.handed_by};
+            }
+        }
         b.state = BackendState::idle;
         b.request = 0;
         b.handed_token = 0;
@@ -226,6 +277,10 @@ bool leave_queue(std::string* victim_name = nullptr, std::string* victim_detail 
     for (int i = 0; i < shared->nslots; ++i) {
         WaitSlot& s = slots[i];
         if (!s.used || s.procno != me || s.request != my_request) continue;
+        if (orphan) {
+            record_orphan_locked(s.database, left.by, left.token, b.owner, s.name);
+            orphan = false;
+        }
         s.used = false;
         pg_atomic_fetch_sub_u32(&shared->used_slots, 1);
         int next = head_slot(s.database, s.name_hash, s.name);
@@ -240,7 +295,9 @@ void on_backend_exit(int, Datum) { leave_queue(); }
 
 // ---- wake-ups at transaction end and deadlock records claimed ---------------
 
-std::vector<std::string> touched;          // lease names locked/written in this transaction
+// Lease names locked/written in this transaction: a hash set, so a
+// transaction touching n names costs O(n), not O(n^2).
+std::unordered_set<std::string> touched;
 // Deadlock records inserted in this transaction, with the subtransaction
 // that inserted them (a rolled-back subtransaction puts its records back).
 struct Claim {
@@ -292,20 +349,29 @@ void waiting_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
     }
 }
 
+bool promised_in_xact = false;  // this transaction promised a hand-off
+void return_orphans_of_this_transaction();
+
 void waiting_xact_callback(XactEvent event, void*) {
     switch (event) {
+        case XACT_EVENT_PRE_COMMIT:
+            if (promised_in_xact) return_orphans_of_this_transaction();
+            break;
         case XACT_EVENT_COMMIT:
         case XACT_EVENT_PARALLEL_COMMIT:
+            promised_in_xact = false;
             wake_heads_of_touched();
             settle_claimed_records(true);
             break;
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PARALLEL_ABORT:
+            promised_in_xact = false;
             leave_queue();  // only if an error skipped the normal exits
             wake_heads_of_touched();
             settle_claimed_records(false);
             break;
         case XACT_EVENT_PREPARE:
+            promised_in_xact = false;  // a prepared hand-off is returned by a sweep
             // COMMIT PREPARED may run in another backend: waiters then fall
             // back to their periodic re-check (every deadlock_timeout).
             touched.clear();
@@ -613,6 +679,51 @@ void wait_for_transaction_end(TransactionId xid) {
     pg_call([&] { XactLockTableWait(xid, nullptr, nullptr, XLTW_None); });
 }
 
+void abandon_promise(const Promise& p, std::string_view owner, std::string_view name) {
+    char owner_buf[kOwnerSize];
+    char name_buf[kNameSize];
+    copy_text(owner_buf, sizeof owner_buf, owner);
+    copy_text(name_buf, sizeof name_buf, name);
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    record_orphan_locked(MyDatabaseId, p.by, p.token, owner_buf, name_buf);
+    LWLockRelease(shared->lock);
+}
+
+struct OrphanCopy {
+    TransactionId by;
+    Token token;
+    std::string owner, name;
+};
+
+// Takes the orphaned hand-offs of this database that `pick` selects out of
+// the table (lock held while picking: pick must not raise).
+template <typename Pick>
+std::vector<OrphanCopy> take_orphans(Pick&& pick) {
+    std::vector<OrphanCopy> out;
+    if (shared == nullptr) return out;
+    std::vector<OrphanedHandoff> raw;
+    raw.reserve(kOrphanSize);
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    for (OrphanedHandoff& o : shared->orphans) {
+        if (!o.used || o.database != MyDatabaseId || !pick(o)) continue;
+        raw.push_back(o);
+        o.used = false;
+    }
+    LWLockRelease(shared->lock);
+    for (const OrphanedHandoff& o : raw) out.push_back({o.by, o.token, o.owner, o.name});
+    return out;
+}
+
+bool orphans_of(TransactionId xid) {
+    if (shared == nullptr || !TransactionIdIsValid(xid)) return false;
+    bool any = false;
+    LWLockAcquire(shared->lock, LW_SHARED);
+    for (const OrphanedHandoff& o : shared->orphans)
+        if (o.used && o.database == MyDatabaseId && o.by == xid) any = true;
+    LWLockRelease(shared->lock);
+    return any;
+}
+
 // Read in a fresh snapshot (READ COMMITTED) once the promising transaction
 // has ended.
 bool promise_kept(const Promise& p, std::string_view owner, std::string_view name) {
@@ -695,6 +806,7 @@ bool promise_handoff(const HandoffCandidate& candidate, Token token) {
     if (promised) {
         b.handed_token = token;
         b.handed_by = xid;
+        promised_in_xact = true;
     }
     LWLockRelease(shared->lock);
     return promised;
@@ -711,9 +823,7 @@ bool someone_waits_for(std::string_view name) {
 
 void note_lease_touched(std::string_view name) {
     if (shared == nullptr) return;
-    for (const std::string& t : touched)
-        if (t == name) return;
-    touched.emplace_back(name);
+    touched.emplace(name);
 }
 
 std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view owner, RoleId role,
@@ -727,10 +837,10 @@ std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view own
     const Micros check_every = static_cast<Micros>(deadlock_timeout_ms) * 1000;
     Micros next_check = start + check_every;
     Registration registration(owner, role, names, start, deadline, ttl);
-    auto granted = [&](std::vector<Token> tokens) {
+    auto granted = [&](std::vector<Token> tokens, PromiseFate fate = PromiseFate::orphan) {
         std::string name, detail;
         // Chosen as a victim meanwhile: the error aborts the grant too.
-        if (leave_queue(&name, &detail)) throw_victim(name, detail);
+        if (leave_queue(&name, &detail, nullptr, fate)) throw_victim(name, detail);
         if (pending_records_exist()) persist_deadlocks(spi);
         return tokens;
     };
@@ -747,7 +857,8 @@ std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view own
         std::optional<Promise> promise = registration.promise();
         bool promise_pending = promise && transaction_in_progress(promise->by);
         if (promise && !promise_pending) {
-            if (promise_kept(*promise, owner, names.front())) return granted({promise->token});
+            if (promise_kept(*promise, owner, names.front()))
+                return granted({promise->token}, PromiseFate::taken);
             registration.forget(*promise);
         }
         if (!promise_pending && registration.at_head()) {
@@ -765,9 +876,14 @@ std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view own
             // is waited for at most kHandoffCommitMargin (README, "wait_for
             // is a bound"); a release still open after that may hand the
             // lease over later, as after a cancel at the moment of a hand-off.
-            if (last && with_lock_wait_limit(kHandoffCommitMargin, [&] { wait_for_transaction_end(last->by); }) &&
-                promise_kept(*last, owner, names.front()))
-                return std::vector<Token>{last->token};
+            if (last) {
+                if (with_lock_wait_limit(kHandoffCommitMargin, [&] { wait_for_transaction_end(last->by); }) &&
+                    promise_kept(*last, owner, names.front()))
+                    return std::vector<Token>{last->token};
+                // Still committing, or committed just after the look: nobody
+                // takes it; its transaction (or the next sweep) returns it.
+                abandon_promise(*last, owner, names.front());
+            }
             return std::nullopt;
         }
         if (now >= next_check) {
@@ -857,6 +973,65 @@ std::vector<QueueDepth> queue_depths() {
 }
 
 int queue_depth_alert_threshold() { return queue_depth_alert; }
+
+int return_orphaned_handoffs(Spi& spi) {
+    // Only those whose promising transaction has ended: a commit made the
+    // holding (returned here), a rollback nothing (the compare-and-set
+    // finds another token and changes nothing).
+    std::vector<OrphanCopy> ended;
+    if (shared == nullptr) return 0;
+    {
+        std::vector<TransactionId> open;
+        LWLockAcquire(shared->lock, LW_SHARED);
+        for (const OrphanedHandoff& o : shared->orphans)
+            if (o.used && o.database == MyDatabaseId) open.push_back(o.by);
+        LWLockRelease(shared->lock);
+        if (open.empty()) return 0;
+        std::vector<TransactionId> running;
+        for (TransactionId xid : open)
+            if (transaction_in_progress(xid)) running.push_back(xid);
+        ended = take_orphans([&](const OrphanedHandoff& o) {
+            return std::find(running.begin(), running.end(), o.by) == running.end();
+        });
+    }
+    int returned = 0;
+    for (const OrphanCopy& o : ended)
+        if (return_handed_holding(spi, o.name, o.owner, o.token)) ++returned;
+    return returned;
+}
+
+namespace {
+
+// Before this transaction commits: the hand-offs it promised to requests that
+// have left meanwhile are returned (freed, or handed to the next waiter,
+// which may leave too: until none is left). An error aborts the commit.
+void return_orphans_of_this_transaction() {
+    TransactionId xid = GetTopTransactionIdIfAny();
+    if (!orphans_of(xid)) return;
+    guarded_call(
+        [](FunctionCallInfo) -> Datum {
+            TransactionId me = GetTopTransactionIdIfAny();
+            pg_call([] {
+                CommandCounterIncrement();
+                PushActiveSnapshot(GetTransactionSnapshot());
+            });
+            {
+                Spi spi;
+                for (;;) {
+                    std::vector<OrphanCopy> mine =
+                        take_orphans([&](const OrphanedHandoff& o) { return o.by == me; });
+                    if (mine.empty()) break;
+                    for (const OrphanCopy& o : mine) return_handed_holding(spi, o.name, o.owner, o.token);
+                    pg_call([] { CommandCounterIncrement(); });
+                }
+            }
+            pg_call([] { PopActiveSnapshot(); });
+            return Datum(0);
+        },
+        nullptr);
+}
+
+}  // namespace
 
 }  // namespace coord::pg
 

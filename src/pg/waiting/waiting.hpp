@@ -87,6 +87,15 @@ std::optional<HandoffCandidate> first_waiter_of(std::string_view name);
 // about to write; false (nothing promised) when it stopped waiting meanwhile.
 bool promise_handoff(const HandoffCandidate& candidate, Token token);
 
+// A hand-off whose request left before taking it (cancelled, timed out,
+// exited) is returned -- freed, or handed to the next waiter -- by the
+// promising transaction just before it commits; one that request left later
+// (between that check and the commit) by this call, which the sweep makes:
+// for each such hand-off whose transaction has ended, the holding is
+// released if it is still the one written for the request. Returns how many
+// holdings it released.
+int return_orphaned_handoffs(Spi& spi);
+
 // Writes deadlocks detected in this database (held in shared memory) into
 // coord.deadlock_history, in the current transaction; they count as written
 // only when it commits. Returns how many rows were inserted.

@@ -2,6 +2,7 @@
 // sweep): check the whole wait-for graph of the database and break every
 // cycle (a waiter checks only cycles through itself, and only while it
 // waits; a cycle closed by a grant rather than by a new wait is found here),
+// return hand-offs whose waiter left before taking them (waiting.hpp),
 // write pending deadlock records, and keep the lease_queue_deep alerts equal
 // to the names more than coord.queue_depth_alert owners wait for.
 #include "core/common/json.hpp"
@@ -22,6 +23,7 @@ std::string timestamp_text(Micros t) {
 
 void waiting_step(SweepContext& ctx) {
     ctx.counts.emplace_back("deadlocks_broken", detect_all_deadlocks(ctx.spi));
+    ctx.counts.emplace_back("handoffs_returned", return_orphaned_handoffs(ctx.spi));
     const int threshold = queue_depth_alert_threshold();
     std::vector<FiringAlert> firing;
     for (const QueueDepth& q : queue_depths()) {

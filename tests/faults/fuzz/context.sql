@@ -23,6 +23,9 @@ BEGIN
 END $do$;
 SELECT fuzz_ctx.checksum() IS NOT NULL AS every_coord_table_hashes;
 
+-- The queue the fuzzed calls name (a case may alter or drop it: then 42704).
+SELECT coord.queue_create('fuzz-queue');
+
 CREATE TABLE fuzz_ctx.names (what text PRIMARY KEY, n integer NOT NULL DEFAULT 0);
 INSERT INTO fuzz_ctx.names VALUES ('auction', 0), ('shard', 0);
 
@@ -49,7 +52,9 @@ BEGIN
     END IF;
     SELECT l.token INTO lease_token FROM coord.leases l WHERE l.name = 'fuzz:lease';
 
-    -- A task claimed by fuzz-worker, and a dead one.
+    -- A task claimed by fuzz-worker, and a dead one (queues are explicit).
+    PERFORM coord.queue_create('fuzz-ctx');
+    PERFORM coord.queue_create('fuzz-dead');
     SELECT t.id, t.token INTO task_id, task_token FROM coord.tasks t
      WHERE t.queue = 'fuzz-ctx' AND t.state = 'processing' AND t.worker = 'fuzz-worker'
        AND t.lease_expires_at > clock_timestamp() + interval '1 minute'

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
         listener.exec("LISTEN coord_alerts");
 
         Connection app;
+        app.exec("SELECT coord.queue_create('fragile')");
         std::string task_id = *app.exec("SELECT coord.enqueue('fragile', '{\"mail\": 1}', "
                                         "max_attempts => $1::int)",
                                         {max_attempts}).scalar();

@@ -1,0 +1,142 @@
+-- Explicit queues (issue 12): a task is enqueued only into a queue created
+-- with coord.queue_create; the queue carries its settings, whether it is
+-- paused, the role that created it and the privileges it granted
+-- (produce: enqueue; consume: claim and act on claims; observe: read tasks).
+-- The functions have invoker rights; their SQL runs as the extension owner.
+
+CREATE TABLE coord.queue_state (
+    queue        text PRIMARY KEY,
+    max_attempts integer NOT NULL,
+    retention    interval NOT NULL,
+    backoff_max  interval NOT NULL,
+    notify       boolean NOT NULL,
+    paused       boolean NOT NULL DEFAULT false,
+    created_by   regrole NOT NULL,
+    created_at   timestamptz NOT NULL
+);
+COMMENT ON TABLE coord.queue_state IS
+    'One row per queue made with coord.queue_create: settings, paused, creator. Written only '
+    'through the coord.queue_* functions; read it through coord.queues.';
+SELECT pg_catalog.pg_extension_config_dump('coord.queue_state', '');
+
+CREATE TABLE coord.queue_grants (
+    queue      text NOT NULL,
+    role       regrole NOT NULL,
+    privilege  text NOT NULL,                     -- produce, consume or observe
+    granted_by regrole NOT NULL,
+    granted_at timestamptz NOT NULL,
+    PRIMARY KEY (queue, privilege, role)
+);
+COMMENT ON TABLE coord.queue_grants IS
+    'Privileges on a queue''s tasks granted with coord.queue_grant (produce, consume, observe). '
+    'A role has a privilege when it has the privileges of a role granted it (membership with '
+    'inherit), created the queue, or is coord_admin.';
+SELECT pg_catalog.pg_extension_config_dump('coord.queue_grants', '');
+
+-- The queues of tasks enqueued before queues were explicit (0.2), created by
+-- the role of their first task (empty in a fresh install).
+INSERT INTO coord.queue_state (queue, max_attempts, retention, backoff_max, notify, created_by,
+                               created_at)
+SELECT DISTINCT ON (q.queue) q.queue, 5, '7 days', '1 hour', true, q.enqueued_by,
+       pg_catalog.clock_timestamp()
+FROM (SELECT queue, id, enqueued_by FROM coord.tasks
+      UNION ALL SELECT queue, id, enqueued_by FROM coord.tasks_complete) q
+ORDER BY q.queue, q.id;
+
+CREATE FUNCTION coord.queue_create(queue text, max_attempts integer DEFAULT 5,
+                                   retention interval DEFAULT '7 days',
+                                   backoff_max interval DEFAULT '1 hour',
+                                   notify boolean DEFAULT true)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_queue_create'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.queue_create(text, integer, interval, interval, boolean) IS
+    'Create a queue owned by the calling role: true when created, false when it already exists '
+    'with the same settings (42710 when with other settings: use coord.queue_alter). '
+    'max_attempts: attempts of a task before it is dead (1..1000); retention: how long completed '
+    'tasks are kept; backoff_max: cap of the retry backoff; notify: NOTIFY coord_tasks when its '
+    'tasks become due. The creator and coord_admin may alter, pause, drop it and grant it.';
+
+CREATE FUNCTION coord.queue_alter(queue text, max_attempts integer DEFAULT NULL,
+                                  retention interval DEFAULT NULL,
+                                  backoff_max interval DEFAULT NULL,
+                                  notify boolean DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_queue_alter'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.queue_alter(text, integer, interval, interval, boolean) IS
+    'Change the settings given (NULL: unchanged) of a queue: true when one changed. Its creator '
+    'or coord_admin only (42501); 42704 when the queue does not exist.';
+
+CREATE FUNCTION coord.queue_drop(queue text, force boolean DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_queue_drop'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.queue_drop(text, boolean) IS
+    'Drop a queue with its tasks (completed and dead ones, their history) and grants: true. '
+    'Refused (55006) while a task is pending or processing unless force. Its creator or '
+    'coord_admin only (42501); 42704 when the queue does not exist.';
+
+CREATE FUNCTION coord.queue_pause(queue text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_queue_pause'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.queue_pause(text) IS
+    'Pause a queue: it still accepts tasks, claims return none until coord.queue_resume. True '
+    'when it was running. Its creator or coord_admin only (42501).';
+
+CREATE FUNCTION coord.queue_resume(queue text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_queue_resume'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.queue_resume(text) IS
+    'Resume a paused queue: true when it was paused. Its creator or coord_admin only (42501).';
+
+CREATE FUNCTION coord.queue_grant(queue text, role regrole, privilege text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_queue_grant'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.queue_grant(text, regrole, text) IS
+    'Grant `role` a privilege on the tasks of a queue: produce (enqueue), consume (claim, and '
+    'heartbeat/complete/fail/cancel its claims), observe (read its tasks and payloads with '
+    'coord.task). True when newly granted. The queue''s creator or coord_admin only (42501).';
+
+CREATE FUNCTION coord.queue_revoke(queue text, role regrole, privilege text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_queue_revoke'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.queue_revoke(text, regrole, text) IS
+    'Revoke a privilege granted with coord.queue_grant: true when it was granted. Claims already '
+    'taken stay their role''s. The queue''s creator or coord_admin only (42501).';
+
+CREATE VIEW coord.queues AS
+SELECT q.queue, q.max_attempts, q.retention, q.backoff_max, q.notify, q.paused, q.created_by,
+       q.created_at,
+       (SELECT count(*) FROM coord.tasks t WHERE t.queue = q.queue AND t.state = 'pending') AS pending,
+       (SELECT count(*) FROM coord.tasks t WHERE t.queue = q.queue AND t.state = 'processing')
+           AS processing,
+       (SELECT count(*) FROM coord.tasks t WHERE t.queue = q.queue AND t.state = 'dead') AS dead,
+       (SELECT count(*) FROM coord.tasks_complete c WHERE c.queue = q.queue) AS complete
+FROM coord.queue_state q;
+COMMENT ON VIEW coord.queues IS
+    'Every queue: its settings, whether it is paused, who created it, and its task counts '
+    '(pending, processing, dead, complete kept for its retention).';
+
+REVOKE EXECUTE ON FUNCTION
+    coord.queue_create(text, integer, interval, interval, boolean),
+    coord.queue_alter(text, integer, interval, interval, boolean),
+    coord.queue_drop(text, boolean),
+    coord.queue_pause(text),
+    coord.queue_resume(text),
+    coord.queue_grant(text, regrole, text),
+    coord.queue_revoke(text, regrole, text) FROM PUBLIC;
+REVOKE ALL ON coord.queue_state, coord.queue_grants, coord.queues FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    coord.queue_create(text, integer, interval, interval, boolean),
+    coord.queue_alter(text, integer, interval, interval, boolean),
+    coord.queue_drop(text, boolean),
+    coord.queue_pause(text),
+    coord.queue_resume(text),
+    coord.queue_grant(text, regrole, text),
+    coord.queue_revoke(text, regrole, text) TO coord_user;
+GRANT SELECT ON coord.queues TO coord_user;

@@ -1,0 +1,24 @@
+// Queue rows (coord.queue_state, coord.queue_grants) through SPI.
+#pragma once
+
+#include "core/queue/queue.hpp"
+#include "pg/common/spi.hpp"
+
+namespace coord::pg {
+
+// What the task functions need of a queue: its creator, whether `role`
+// holds a grant of `privilege`, and its settings.
+struct QueueInfo {
+    QueueAccess access;
+    bool paused;
+    std::int32_t max_attempts;
+    bool notify;
+};
+std::optional<QueueInfo> load_queue(Spi& spi, std::string_view queue, QueuePrivilege privilege,
+                                    Oid role);
+
+// The queue exists (42704) and the caller holds `privilege` on it (42501).
+QueueInfo require_queue_use(Spi& spi, std::string_view queue, QueuePrivilege privilege,
+                            const Caller& caller, std::string_view action);
+
+}  // namespace coord::pg
