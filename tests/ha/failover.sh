@@ -32,6 +32,7 @@ wl=$!
 # Tasks claimed with a short ttl and never completed: their claims expire
 # after the kill, so only the new primary's worker can requeue them.
 sleep 4   # let the workload run on n1 for a while
+psql_node n1 -c "SELECT coord.queue_create('ha-expire')" >/dev/null
 psql_node n1 -c "SELECT coord.enqueue('ha-expire', jsonb_build_object('i', i)) FROM generate_series(1, 5) i" >/dev/null
 expiring=$(psql_node n1 -c "SELECT count(*) FROM coord.claim('ha-expire', 'doomed-worker', '4 seconds', 5)")
 tap_ok $([ "$expiring" = 5 ]; echo $?) "5 tasks claimed on n1 with a 4 s claim lease, never completed"

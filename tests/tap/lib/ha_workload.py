@@ -65,6 +65,8 @@ def worker(dsn, w, seconds, out, tag):
         conn_no += 1
         cur = conn.cursor()
         try:
+            # Queues are explicit (issue 12); false when it exists already.
+            one(cur, "SELECT coord.queue_create(%s)", ("ha-%s-w%d" % (tag, w),))
             while time.time() < deadline:
                 i += 1
                 lease = "ha:%s:w%d:c%d:%d" % (tag, w, conn_no, i)

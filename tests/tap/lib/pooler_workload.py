@@ -143,6 +143,7 @@ def main():
     if dcur.fetchone()[0] == 0:
         print("SKIP coord.claim has no wait_for argument in this build (issue 12)", flush=True)
     else:
+        one(dcur, "SELECT coord.queue_create('pool-q')")
         got = {}
 
         def claimer():
