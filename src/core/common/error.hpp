@@ -24,6 +24,7 @@ inline constexpr const char* feature_not_supported = "0A000";
 inline constexpr const char* object_not_in_prerequisite_state = "55000";
 inline constexpr const char* object_in_use = "55006";
 inline constexpr const char* insufficient_resources = "53000";
+inline constexpr const char* configuration_limit_exceeded = "53400";
 inline constexpr const char* program_limit_exceeded = "54000";
 inline constexpr const char* undefined_object = "42704";
 inline constexpr const char* duplicate_object = "42710";

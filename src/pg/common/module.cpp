@@ -13,6 +13,7 @@ void _PG_init(void) {
     // _PG_init may raise (duplicate GUC names, ...): nothing C++ is alive here.
     coord::pg::shard_init();  // shard migrations: migration_lag GUC
     coord::pg::define_waiting();
+    coord::pg::define_memory_leases();
     coord::pg::define_election();  // leader_wait's condition variables, commit-time wake-ups
     coord::pg::collab_init();  // collaborative documents: coord.doc_retention
     coord::pg::queue_init();  // task queue and sweep GUCs; the background worker when preloaded

@@ -8,6 +8,8 @@ namespace coord::pg {
 void shard_init();
 // Waiting for leases (waiting.cpp): GUCs, shared memory, xact callback.
 void define_waiting();
+// Memory leases (src/pg/leases/memory_table.cpp): GUC, shared memory, xact callback.
+void define_memory_leases();
 // Leader election (src/pg/election/election_wakeup.cpp): leader_wait's wake-ups.
 void define_election();
 // Collaborative documents (src/pg/collab/collab_sweep.cpp): the coord.doc_retention GUC.

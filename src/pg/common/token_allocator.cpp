@@ -129,6 +129,34 @@ std::int64_t next_counter() {
 
 }  // namespace
 
+std::int64_t token_epoch_now() {
+    pg_call([] {
+        PreventCommandIfReadOnly("a fencing token grant");
+        PreventCommandIfParallelMode("a fencing token grant");
+    });
+    return current_epoch();
+}
+
+void reserve_counters(std::int64_t* out, int n) {
+    Oid counter = pg_call([] { return coord_relation_oid(CoordRelation::token_allocator); });
+    try {
+        pg_call([&] {
+            for (int k = 0; k < n; ++k) out[k] = nextval_internal(counter, false);
+            Relation rel = relation_open(counter, NoLock);  // locked by nextval
+            Buffer buffer = ReadBuffer(rel, 0);
+            LockBuffer(buffer, BUFFER_LOCK_SHARE);
+            XLogRecPtr covering = PageGetLSN(BufferGetPage(buffer));
+            UnlockReleaseBuffer(buffer);
+            relation_close(rel, NoLock);
+            XLogFlush(covering);
+        });
+    } catch (const PgException& e) {
+        if (e.data()->sqlerrcode == ERRCODE_SEQUENCE_GENERATOR_LIMIT_EXCEEDED)
+            throw_token_counter_used_up();
+        throw;
+    }
+}
+
 Token allocate_token(Token last) {
     pg_call([] {
         // Also keeps a standby (always read-only) from asking for a timeline.

@@ -22,4 +22,11 @@ namespace coord::pg {
 // first after a checkpoint), one WAL flush.
 Token allocate_token(Token last);
 
+// For memory leases (src/pg/leases/memory_table.cpp), which hand out
+// counters reserved ahead in blocks: this timeline's epoch (25006 in a
+// read-only transaction), and `n` fresh counter values taken at once, durable
+// (one WAL flush) before this returns; 54000 when the counter is used up.
+std::int64_t token_epoch_now();
+void reserve_counters(std::int64_t* out, int n);
+
 }  // namespace coord::pg

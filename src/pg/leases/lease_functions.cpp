@@ -5,6 +5,7 @@
 #include "pg/common/calling_role.hpp"
 #include "pg/common/datum.hpp"
 #include "pg/leases/leases.hpp"
+#include "pg/leases/memory_table.hpp"
 #include "pg/waiting/waiting.hpp"
 
 extern "C" {
@@ -128,7 +129,17 @@ COORD_FUNCTION(coord_acquire) {
     auto owner = require_text(args.get_text(1), "owner", kMaxOwnerBytes);
     auto ttl = require_duration(args.get_interval(2), "ttl", kMaxLeaseTtl);
     auto wait_for = wait_for_arg(args, 3);
+    bool durable = PG_NARGS() <= 4 || require_present(args.get_boolean(4), "durable");
     CallingRole caller;
+    if (!durable) {
+        if (wait_for > 0)
+            throw Error(sqlstate::feature_not_supported,
+                        "waiting for a memory lease is not supported yet",
+                        "durable => false takes the lease only if it is free now.",
+                        "Call with wait_for => '0' and retry, or take a durable lease.");
+        std::optional<Token> token = memory_acquire(name, owner, caller, ttl);
+        return token ? int64_datum(*token) : null_result(fcinfo);
+    }
     note_lease_touched(name);  // this transaction's end wakes the name's first waiter
     Spi spi;
     if (wait_for == 0 && !someone_waits_for(name)) {
@@ -196,5 +207,27 @@ COORD_FUNCTION(coord_check_fence) {
     auto name = lease_name_arg(args, 0);
     auto token = token_arg(args, 1);
     verify_fence(name, token, CallingRole());
+    return Datum(0);
+}
+
+// coord.memory_lease_holdings(): the memory holdings of this database, for
+// the coord.leases view. The token only for the holding's role or coord_admin.
+COORD_FUNCTION(coord_memory_lease_holdings) {
+    CallingRole caller;
+    begin_result_set(fcinfo);
+    std::optional<bool> admin;
+    for (const MemoryListing& m : memory_holdings_of_database()) {
+        const LeaseRecord& h = m.holding;
+        bool shown = h.holder_role == caller.role();
+        if (!shown) {
+            if (!admin) admin = caller.is_admin();
+            shown = *admin;
+        }
+        Datum values[6] = {text_datum(m.name),           text_datum(*h.owner),
+                           ObjectIdGetDatum(h.holder_role), int64_datum(h.token),
+                           timestamptz_datum(h.acquired_at), timestamptz_datum(h.expires_at)};
+        bool nulls[6] = {false, false, false, !shown, false, false};
+        add_result_row(fcinfo, values, nulls);
+    }
     return Datum(0);
 }

@@ -131,7 +131,8 @@ LeaseRowRead::LeaseRowRead(std::string_view name, LeaseAccess access) : name_(na
         }
         CommandCounterIncrement();
         LeaseRelations rel = lease_relations();
-        LOCKMODE table_lock = access == LeaseAccess::look   ? AccessShareLock
+        bool looking = access == LeaseAccess::look || access == LeaseAccess::look_latest;
+        LOCKMODE table_lock = looking                       ? AccessShareLock
                               : access == LeaseAccess::lock ? RowShareLock
                                                             : RowExclusiveLock;
         Relation table = table_open(rel.table, table_lock);
@@ -140,7 +141,9 @@ LeaseRowRead::LeaseRowRead(std::string_view name, LeaseAccess access) : name_(na
         ScanKeyInit(&key, layout.attnum[column::name], BTEqualStrategyNumber, F_TEXTEQ,
                     PointerGetDatum(text_of(name)));
         use_index_collations(&key, 1, rel.index);
-        Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+        Snapshot snapshot = RegisterSnapshot(access == LeaseAccess::look_latest
+                                                 ? GetLatestSnapshot()
+                                                 : GetTransactionSnapshot());
         SysScanDesc scan = systable_beginscan(table, rel.index, true, snapshot, 1, &key);
         HeapTuple tuple = systable_getnext(scan);
         if (HeapTupleIsValid(tuple)) {
@@ -158,7 +161,7 @@ LeaseRowRead::LeaseRowRead(std::string_view name, LeaseAccess access) : name_(na
             out->expires_at = out->expires_at_null ? 0 : DatumGetTimestampTz(expires_at);
             Datum holder_role = heap_getattr(tuple, layout.attnum[column::holder_role], desc, &isnull);
             out->holder_role = isnull ? InvalidOid : DatumGetObjectId(holder_role);
-            if (access != LeaseAccess::look) {
+            if (!looking) {
                 self->tid_ = tuple->t_self;
                 self->snapshot_ = snapshot;
                 if (access == LeaseAccess::change) self->old_ = heap_copytuple(tuple);
@@ -167,7 +170,7 @@ LeaseRowRead::LeaseRowRead(std::string_view name, LeaseAccess access) : name_(na
         systable_endscan(scan);
         if (self->snapshot_ == nullptr) UnregisterSnapshot(snapshot);
         // A locker or writer keeps its table lock until the transaction ends.
-        table_close(table, access == LeaseAccess::look ? AccessShareLock : NoLock);
+        table_close(table, looking ? AccessShareLock : NoLock);
     });
     current_ = record_from(row);
     if (row.found) {
@@ -293,6 +296,10 @@ bool LeaseRowRead::share_lock() {
 
 std::optional<LeaseRecord> read_lease_row(std::string_view name) {
     return LeaseRowRead(name, LeaseAccess::look).current();
+}
+
+std::optional<LeaseRecord> read_latest_lease_row(std::string_view name) {
+    return LeaseRowRead(name, LeaseAccess::look_latest).current();
 }
 
 bool insert_first_lease_row(Spi& spi, std::string_view name, const LeaseRecord& first) {

@@ -20,7 +20,9 @@ namespace coord::pg {
 // What a lease row is read for: to look at it, to lock it (a fence check),
 // or to replace it (compare-and-set). The table lock is that of the SQL the
 // access replaces: SELECT, SELECT ... FOR SHARE, UPDATE.
-enum class LeaseAccess { look, lock, change };
+// look_latest: as look, with the latest snapshot (also under REPEATABLE READ):
+// what a memory acquire decides on.
+enum class LeaseAccess { look, look_latest, lock, change };
 
 enum class SetResult {
     done,
@@ -77,6 +79,8 @@ private:
 
 // The lease's state as this statement sees it, without a lock.
 std::optional<LeaseRecord> read_lease_row(std::string_view name);
+// The same with the latest snapshot: every transaction committed by now.
+std::optional<LeaseRecord> read_latest_lease_row(std::string_view name);
 
 // Inserts the first row of a name (INSERT ... ON CONFLICT (name) DO NOTHING,
 // through the executor); false when a concurrent session inserted it.

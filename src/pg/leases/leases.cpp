@@ -4,6 +4,7 @@
 #include "pg/common/token_allocator.hpp"
 #include "pg/leases/lease_row.hpp"
 #include "pg/leases/leases.hpp"
+#include "pg/leases/memory_table.hpp"
 #include "pg/waiting/waiting.hpp"
 
 namespace coord::pg {
@@ -69,12 +70,16 @@ LeaseRecord released(const LeaseRecord& current, std::string_view name, Micros n
 }  // namespace
 
 std::optional<LeaseRecord> read_lease(std::string_view name) {
+    if (std::optional<LeaseRecord> memory = memory_holding(name)) return memory;
     return read_lease_row(name);
 }
 
 std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_view owner,
                                  const Caller& caller, Micros ttl) {
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
+        // A name held in memory is busy (memory_table.hpp).
+        if (acquire_grants_new_holding(current, now) && !pin_for_durable_grant(name))
+            return LeaseChange<std::optional<Token>>{std::nullopt, std::nullopt};
         AcquireDecision d = decide_acquire(current, name, owner, caller, now, ttl, allocate_token);
         if (!d.write_needed()) return LeaseChange<std::optional<Token>>{std::nullopt, std::nullopt};
         if (d.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
@@ -91,6 +96,8 @@ AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::str
         const std::optional<LeaseRecord>& current = read.current();
         Micros now = now_micros();
         if (!new_holding_allowed && acquire_grants_new_holding(current, now)) return {};
+        if (acquire_grants_new_holding(current, now) && !pin_for_durable_grant(name))
+            return {};  // held in memory (memory_table.hpp)
         AcquireDecision d = decide_acquire(current, name, owner, caller, now, ttl, allocate_token);
         if (!d.write_needed()) return {std::nullopt, current->expires_at};
         if (d.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
@@ -114,6 +121,7 @@ AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::str
 }
 
 Micros renew(Spi& spi, std::string_view name, Token token, const Caller& caller, Micros ttl) {
+    if (std::optional<Micros> memory = memory_renew(name, token, caller, ttl)) return *memory;
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
         Micros expires_at = decide_renew(current, name, token, caller, now, ttl);
         LeaseRecord next = *current;
@@ -123,6 +131,7 @@ Micros renew(Spi& spi, std::string_view name, Token token, const Caller& caller,
 }
 
 bool release(Spi& spi, std::string_view name, Token token, const Caller& caller) {
+    if (std::optional<bool> memory = memory_release(name, token, caller)) return *memory;
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
         if (!decide_release(current, name, token, caller, now))
             return LeaseChange<bool>{false, std::nullopt};
@@ -131,6 +140,7 @@ bool release(Spi& spi, std::string_view name, Token token, const Caller& caller)
 }
 
 bool force_release(Spi& spi, std::string_view name) {
+    if (std::optional<bool> memory = memory_force_release(name)) return *memory;
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
         bool was_held = decide_force_release(current, now);
         // An expired holding is cleared too, so coord.leases stops listing it.
@@ -149,6 +159,7 @@ bool return_handed_holding(Spi& spi, std::string_view name, std::string_view own
 }
 
 void verify_fence(std::string_view name, Token token, const Caller& caller) {
+    if (memory_verify_fence(name, token, caller)) return;  // a memory holding (memory_table.hpp)
     // The share lock can keep a waiter's try from taking an expired lease:
     // this transaction's end wakes it.
     note_lease_touched(name);

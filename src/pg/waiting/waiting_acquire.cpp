@@ -7,6 +7,7 @@
 #include "pg/common/datum.hpp"
 #include "pg/common/subtransaction.hpp"
 #include "pg/common/token_allocator.hpp"
+#include "pg/leases/memory_table.hpp"
 #include "pg/leases/lease_row.hpp"
 #include "pg/leases/leases.hpp"
 #include "pg/waiting/waiting.hpp"
@@ -43,6 +44,7 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, cons
             return busy;
         }
         if (!new_holding_allowed) return {};
+        if (!pin_for_durable_grant(name)) return {};  // held in memory (memory_table.hpp)
         AcquireDecision first =
             decide_acquire(std::nullopt, name, owner, caller, now, ttl, allocate_token);
         force_synchronous_commit();
@@ -61,6 +63,8 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, cons
     }
     note_lease_touched(name);
     if (!new_holding_allowed && acquire_grants_new_holding(current, now)) return {};
+    if (acquire_grants_new_holding(current, now) && !pin_for_durable_grant(name))
+        return {};  // held in memory (memory_table.hpp)
     AcquireDecision decision = decide_acquire(current, name, owner, caller, now, ttl, allocate_token);
     if (!decision.write_needed()) return {std::nullopt, current->expires_at};
     if (decision.kind == AcquireDecision::Kind::granted) force_synchronous_commit();

@@ -1,0 +1,639 @@
+// The shared-memory lease table: see memory_table.hpp.
+#include "core/common/error.hpp"
+#include "core/common/validate.hpp"
+#include "pg/common/coord_relations.hpp"
+#include "pg/common/datum.hpp"
+#include "pg/common/token_allocator.hpp"
+#include "pg/leases/lease_row.hpp"
+#include "pg/leases/memory_table.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/lock.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
+}
+
+#include <cstring>
+#include <vector>
+
+namespace coord::pg {
+
+namespace {
+
+constexpr int kPartitions = 64;  // a power of 2 (dynahash)
+constexpr int kPools = 16;       // databases with a token block at once
+constexpr int kBlockSize = 1024;
+constexpr int kMaxRounds = 100;
+constexpr std::size_t kNameSize = kMaxNameBytes + 1;
+constexpr std::size_t kOwnerSize = kMaxOwnerBytes + 1;
+
+int memory_leases_guc = 10000;
+
+struct MemKey {
+    Oid database;
+    char name[kNameSize];
+};
+
+enum PinKind : std::uint8_t { fence_pin = 1, durable_pin = 2 };
+
+struct Pin {
+    VirtualTransactionId vxid;
+    std::uint8_t kind;
+};
+
+struct MemEntry {
+    MemKey key;  // first: dynahash's key
+    bool held;   // a holding (live or expired) is recorded
+    Oid holder_role;
+    Token token;
+    Micros acquired_at;
+    Micros expires_at;
+    std::uint64_t version;
+    int pin_count;
+    Pin pins[kMaxMemoryPins];
+    char owner[kOwnerSize];
+};
+
+struct PartitionState {
+    std::uint64_t changes;         // versions handed to entries
+    std::uint64_t durable_unpins;  // durable pins removed (their transaction ended)
+};
+
+struct TokenPool {
+    Oid database;  // InvalidOid: unused
+    Oid counter;   // the counter sequence the values came from
+    int next;
+    int count;
+    std::int64_t values[kBlockSize];
+};
+
+struct Shared {
+    pg_atomic_uint32 holdings;  // entries with held set
+    PartitionState partitions[kPartitions];
+    TokenPool pools[kPools];
+};
+
+Shared* shared = nullptr;
+HTAB* table = nullptr;
+LWLockPadded* locks = nullptr;  // kPartitions partitions, then the pool lock, then the refill lock
+
+LWLock* partition_lock(int p) { return &locks[p].lock; }
+LWLock* pool_lock() { return &locks[kPartitions].lock; }
+LWLock* refill_lock() { return &locks[kPartitions + 1].lock; }
+
+long table_size() { return static_cast<long>(memory_leases_guc) + 4L * MaxBackends + 64; }
+
+shmem_request_hook_type prev_shmem_request = nullptr;
+shmem_startup_hook_type prev_shmem_startup = nullptr;
+
+void memory_shmem_request() {
+    if (prev_shmem_request) prev_shmem_request();
+    RequestAddinShmemSpace(MAXALIGN(sizeof(Shared)) +
+                           hash_estimate_size(table_size(), sizeof(MemEntry)));
+    RequestNamedLWLockTranche("pg_coord_memory_leases", kPartitions + 2);
+}
+
+void memory_shmem_startup() {
+    if (prev_shmem_startup) prev_shmem_startup();
+    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+    bool found = false;
+    shared = static_cast<Shared*>(ShmemInitStruct("pg_coord memory leases state", sizeof(Shared),
+                                                  &found));
+    if (!found) {
+        std::memset(static_cast<void*>(shared), 0, sizeof(Shared));
+        pg_atomic_init_u32(&shared->holdings, 0);
+    }
+    HASHCTL info;
+    std::memset(&info, 0, sizeof(info));
+    info.keysize = sizeof(MemKey);
+    info.entrysize = sizeof(MemEntry);
+    info.num_partitions = kPartitions;
+    table = ShmemInitHash("pg_coord memory leases", table_size(), table_size(), &info,
+                          HASH_ELEM | HASH_BLOBS | HASH_PARTITION);
+    locks = GetNamedLWLockTranche("pg_coord_memory_leases");
+    LWLockRelease(AddinShmemInitLock);
+}
+
+// ---- keys, locks, copies ----------------------------------------------------
+
+struct Located {
+    MemKey key;
+    std::uint32_t hash;
+    int partition;
+};
+
+Located locate(std::string_view name) {
+    Located l;
+    std::memset(&l.key, 0, sizeof(l.key));
+    l.key.database = MyDatabaseId;
+    std::memcpy(l.key.name, name.data(), std::min(name.size(), kMaxNameBytes));
+    l.hash = get_hash_value(table, &l.key);
+    l.partition = static_cast<int>(l.hash % kPartitions);
+    return l;
+}
+
+// Holds one partition lock for its scope; nothing under it raises.
+class PartitionGuard {
+public:
+    PartitionGuard(int partition, LWLockMode mode) : lock_(partition_lock(partition)) {
+        LWLockAcquire(lock_, mode);
+    }
+    ~PartitionGuard() { release(); }
+    void release() {
+        if (lock_ != nullptr) LWLockRelease(lock_);
+        lock_ = nullptr;
+    }
+    PartitionGuard(const PartitionGuard&) = delete;
+    PartitionGuard& operator=(const PartitionGuard&) = delete;
+
+private:
+    LWLock* lock_;
+};
+
+MemEntry* find(const Located& l) {
+    return static_cast<MemEntry*>(
+        hash_search_with_hash_value(table, &l.key, l.hash, HASH_FIND, nullptr));
+}
+
+VirtualTransactionId my_vxid() {
+    VirtualTransactionId v;
+    v.backendId = MyProc->backendId;
+    v.localTransactionId = MyProc->lxid;
+    return v;
+}
+
+bool same_vxid(const VirtualTransactionId& a, const VirtualTransactionId& b) {
+    return a.backendId == b.backendId && a.localTransactionId == b.localTransactionId;
+}
+
+// An entry as copied out under the lock.
+struct Seen {
+    bool exists = false;
+    std::uint64_t version = 0;
+    std::uint64_t durable_unpins = 0;
+    std::optional<LeaseRecord> holding;   // held (live or expired)
+    Token last_token = 0;                 // the entry's token, also when not held
+    bool durable_pending = false;         // another transaction's durable pin
+    std::vector<VirtualTransactionId> other_fencers;
+};
+
+Seen copy_out(const Located& l) {
+    Seen s;
+    PartitionGuard guard(l.partition, LW_SHARED);
+    s.durable_unpins = shared->partitions[l.partition].durable_unpins;
+    MemEntry* e = find(l);
+    if (e == nullptr) return s;
+    s.exists = true;
+    s.version = e->version;
+    s.last_token = e->token;
+    if (e->held)
+        s.holding = LeaseRecord{std::string(e->owner), e->token, e->acquired_at, e->expires_at,
+                                e->holder_role};
+    VirtualTransactionId me = my_vxid();
+    for (int k = 0; k < e->pin_count; ++k) {
+        if (same_vxid(e->pins[k].vxid, me)) continue;
+        if (e->pins[k].kind == durable_pin) s.durable_pending = true;
+        if (e->pins[k].kind == fence_pin) s.other_fencers.push_back(e->pins[k].vxid);
+    }
+    return s;
+}
+
+// Unchanged since `s` was copied (under the exclusive lock).
+bool unchanged(const Located& l, const Seen& s, MemEntry* e) {
+    if (shared->partitions[l.partition].durable_unpins != s.durable_unpins) return false;
+    if (e == nullptr) return !s.exists;
+    return s.exists && e->version == s.version;
+}
+
+void bump(const Located& l, MemEntry* e) { e->version = ++shared->partitions[l.partition].changes; }
+
+void wait_for_fencers(const std::vector<VirtualTransactionId>& fencers) {
+    for (const VirtualTransactionId& v : fencers)
+        pg_call([&] { VirtualXactLock(v, true); });
+}
+
+// ---- pins of this backend's transaction ---------------------------------------
+
+struct LocalPin {
+    Located where;
+    VirtualTransactionId vxid;
+};
+std::vector<LocalPin> local_pins;
+
+bool has_pin(const MemEntry* e, const VirtualTransactionId& me, std::uint8_t kind) {
+    for (int k = 0; k < e->pin_count; ++k)
+        if (same_vxid(e->pins[k].vxid, me) && e->pins[k].kind == kind) return true;
+    return false;
+}
+
+void remove_entry_if_unused(const Located& l, MemEntry* e) {
+    if (e->held || e->pin_count > 0) return;
+    hash_search_with_hash_value(table, &l.key, l.hash, HASH_REMOVE, nullptr);
+}
+
+void unpin_all() {
+    for (const LocalPin& p : local_pins) {
+        LWLockAcquire(partition_lock(p.where.partition), LW_EXCLUSIVE);
+        MemEntry* e = find(p.where);
+        if (e != nullptr) {
+            int kept = 0;
+            bool durable = false;
+            for (int k = 0; k < e->pin_count; ++k) {
+                if (same_vxid(e->pins[k].vxid, p.vxid)) {
+                    durable = durable || e->pins[k].kind == durable_pin;
+                    continue;
+                }
+                e->pins[kept++] = e->pins[k];
+            }
+            if (kept != e->pin_count) {
+                e->pin_count = kept;
+                bump(p.where, e);
+                if (durable) ++shared->partitions[p.where.partition].durable_unpins;
+                remove_entry_if_unused(p.where, e);
+            }
+        }
+        LWLockRelease(partition_lock(p.where.partition));
+    }
+    local_pins.clear();
+}
+
+void memory_xact_callback(XactEvent event, void*) {
+    switch (event) {
+        case XACT_EVENT_COMMIT:
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PARALLEL_COMMIT:
+        case XACT_EVENT_PARALLEL_ABORT:
+        case XACT_EVENT_PREPARE:
+            if (!local_pins.empty()) unpin_all();
+            break;
+        default:
+            break;
+    }
+}
+
+// Adds this transaction's pin of `kind` (the caller holds the exclusive lock).
+// False when the entry has no free pin slot.
+bool add_pin(const Located& l, MemEntry* e, std::uint8_t kind) {
+    VirtualTransactionId me = my_vxid();
+    if (has_pin(e, me, kind)) return true;
+    if (e->pin_count >= kMaxMemoryPins) return false;
+    e->pins[e->pin_count++] = Pin{me, kind};
+    bump(l, e);
+    local_pins.push_back(LocalPin{l, me});
+    return true;
+}
+
+MemEntry* enter(const Located& l) {
+    bool found = false;
+    MemEntry* e = static_cast<MemEntry*>(
+        hash_search_with_hash_value(table, &l.key, l.hash, HASH_ENTER_NULL, &found));
+    if (e != nullptr && !found) {
+        e->held = false;
+        e->holder_role = InvalidOid;
+        e->token = 0;
+        e->acquired_at = e->expires_at = 0;
+        e->pin_count = 0;
+        e->owner[0] = '\0';
+        e->version = 0;
+    }
+    return e;
+}
+
+void set_holding(MemEntry* e, std::string_view owner, Token token, Micros acquired_at,
+                 Micros expires_at, Oid role) {
+    if (!e->held) pg_atomic_fetch_add_u32(&shared->holdings, 1);
+    e->held = true;
+    std::memcpy(e->owner, owner.data(), std::min(owner.size(), kMaxOwnerBytes));
+    e->owner[std::min(owner.size(), kMaxOwnerBytes)] = '\0';
+    e->token = token;
+    e->acquired_at = acquired_at;
+    e->expires_at = expires_at;
+    e->holder_role = role;
+}
+
+void clear_holding(MemEntry* e) {
+    if (e->held) pg_atomic_fetch_sub_u32(&shared->holdings, 1);
+    e->held = false;
+}
+
+// Removes every reclaimable entry (no live holding, no pin), all partitions
+// locked in order. Only when the table is full.
+void reclaim_all() {
+    for (int p = 0; p < kPartitions; ++p) LWLockAcquire(partition_lock(p), LW_EXCLUSIVE);
+    Micros now = now_micros();
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, table);
+    while (MemEntry* e = static_cast<MemEntry*>(hash_seq_search(&status))) {
+        LeaseRecord r{e->held ? std::optional<std::string>(e->owner) : std::nullopt, e->token,
+                      e->acquired_at, e->expires_at, e->holder_role};
+        if (!memory_entry_reclaimable(r, now, e->pin_count)) continue;
+        clear_holding(e);
+        hash_search(table, &e->key, HASH_REMOVE, nullptr);
+    }
+    for (int p = kPartitions - 1; p >= 0; --p) LWLockRelease(partition_lock(p));
+}
+
+[[noreturn]] void throw_table_full() {
+    throw Error(sqlstate::configuration_limit_exceeded,
+                "the shared-memory lease table has no free entry",
+                "Every entry holds a memory lease or is pinned by a running transaction.",
+                "Raise coord.memory_leases (takes effect at the next server start), or take this "
+                "lease with durable => true.");
+}
+
+[[noreturn]] void throw_kept_changing(std::string_view name) {
+    throw Error(sqlstate::serialization_failure,
+                fmt::format("memory lease \"{}\" kept changing concurrently; retry", name));
+}
+
+// ---- tokens -------------------------------------------------------------------
+
+// The next value of this database's block, or nullopt when the block is used
+// up (or this database has no pool slot).
+std::optional<std::int64_t> take_pooled(Oid counter, bool* no_slot) {
+    LWLockAcquire(pool_lock(), LW_EXCLUSIVE);
+    TokenPool* pool = nullptr;
+    TokenPool* unused = nullptr;
+    for (TokenPool& p : shared->pools) {
+        if (p.database == MyDatabaseId) pool = &p;
+        if (p.database == InvalidOid && unused == nullptr) unused = &p;
+    }
+    if (pool == nullptr && unused != nullptr) {
+        pool = unused;
+        pool->database = MyDatabaseId;
+        pool->counter = counter;
+        pool->next = pool->count = 0;
+    }
+    std::optional<std::int64_t> v;
+    *no_slot = pool == nullptr;
+    if (pool != nullptr) {
+        if (pool->counter != counter) {  // the extension was created again
+            pool->counter = counter;
+            pool->next = pool->count = 0;
+        }
+        if (pool->next < pool->count) v = pool->values[pool->next++];
+    }
+    LWLockRelease(pool_lock());
+    return v;
+}
+
+void discard_pool() {
+    LWLockAcquire(pool_lock(), LW_EXCLUSIVE);
+    for (TokenPool& p : shared->pools)
+        if (p.database == MyDatabaseId) p.next = p.count;
+    LWLockRelease(pool_lock());
+}
+
+void refill_pool(Oid counter) {
+    static std::int64_t values[kBlockSize];
+    LWLockAcquire(refill_lock(), LW_EXCLUSIVE);
+    bool empty = true;
+    LWLockAcquire(pool_lock(), LW_SHARED);
+    for (TokenPool& p : shared->pools)
+        if (p.database == MyDatabaseId && p.counter == counter && p.next < p.count) empty = false;
+    LWLockRelease(pool_lock());
+    if (empty) {
+        try {
+            reserve_counters(values, kBlockSize);
+        } catch (...) {
+            LWLockRelease(refill_lock());
+            throw;
+        }
+        LWLockAcquire(pool_lock(), LW_EXCLUSIVE);
+        for (TokenPool& p : shared->pools)
+            if (p.database == MyDatabaseId && p.counter == counter) {
+                std::memcpy(p.values, values, sizeof(values));
+                p.next = 0;
+                p.count = kBlockSize;
+            }
+        LWLockRelease(pool_lock());
+    }
+    LWLockRelease(refill_lock());
+}
+
+// A token for a memory holding, larger than `last` (the name's last token of
+// either kind) and than every memory token this server handed out before.
+Token allocate_memory_token(Token last) {
+    std::int64_t epoch = token_epoch_now();
+    Oid counter = pg_call([] { return coord_relation_oid(CoordRelation::token_allocator); });
+    for (int round = 0; round < kMaxRounds; ++round) {
+        bool no_slot = false;
+        std::optional<std::int64_t> v = take_pooled(counter, &no_slot);
+        if (no_slot) return allocate_token(last);
+        if (!v) {
+            refill_pool(counter);
+            continue;
+        }
+        Token t = compose_token(epoch, *v);
+        if (t > last) return t;
+        // The name had a durable token from after this block: a direct one,
+        // and the rest of the block is dropped so later memory tokens stay
+        // larger than it.
+        discard_pool();
+        return allocate_token(last);
+    }
+    return allocate_token(last);
+}
+
+// ---- the operations ---------------------------------------------------------------
+
+template <typename Apply>
+auto change_entry(std::string_view name, Apply&& apply) {
+    Located l = locate(name);
+    for (int round = 0; round < kMaxRounds; ++round) {
+        Seen s = copy_out(l);
+        auto result = apply(l, s);
+        if (result.has_value()) return *result;
+    }
+    throw_kept_changing(name);
+}
+
+}  // namespace
+
+void define_memory_leases() {
+    RegisterXactCallback(memory_xact_callback, nullptr);
+    if (!process_shared_preload_libraries_in_progress) return;
+    DefineCustomIntVariable(
+        "coord.memory_leases",
+        "How many memory leases (coord.acquire(..., durable => false)) may be held at once.",
+        nullptr, &memory_leases_guc, 10000, 0, 1 << 22, PGC_POSTMASTER, 0, nullptr, nullptr,
+        nullptr);
+    prev_shmem_request = shmem_request_hook;
+    shmem_request_hook = memory_shmem_request;
+    prev_shmem_startup = shmem_startup_hook;
+    shmem_startup_hook = memory_shmem_startup;
+}
+
+bool memory_leases_available() { return table != nullptr; }
+
+void require_memory_leases() {
+    if (memory_leases_available()) return;
+    throw Error(sqlstate::object_not_in_prerequisite_state,
+                "memory leases need pg_coord in shared_preload_libraries",
+                "durable => false keeps the holding in shared memory, which pg_coord can only "
+                "reserve when the server loads it at start.",
+                "Add pg_coord to shared_preload_libraries and restart the server, or call with "
+                "durable => true.");
+}
+
+std::optional<Token> memory_acquire(std::string_view name, std::string_view owner,
+                                    const Caller& caller, Micros ttl) {
+    require_memory_leases();
+    using Kind = AcquireDecision::Kind;
+    return change_entry(name, [&](const Located& l, const Seen& s) -> std::optional<std::optional<Token>> {
+        std::optional<LeaseRecord> durable = read_latest_lease_row(name);
+        std::optional<LeaseRecord> mine = s.holding;
+        if (!mine && s.last_token > 0) mine = LeaseRecord{std::nullopt, s.last_token, 0, 0, 0};
+        Micros now = now_micros();
+        AcquireDecision d = decide_memory_acquire(mine, durable, s.durable_pending, name, owner,
+                                                  caller, now, ttl, allocate_memory_token);
+        if (d.kind == Kind::busy) return std::optional<Token>();
+        if (d.kind == Kind::granted && !s.other_fencers.empty()) {
+            wait_for_fencers(s.other_fencers);  // a fenced write of the ended holding
+            return std::nullopt;
+        }
+        bool new_entry_holding = !(s.holding.has_value());
+        if (new_entry_holding &&
+            pg_atomic_read_u32(&shared->holdings) >= static_cast<std::uint32_t>(memory_leases_guc)) {
+            reclaim_all();
+            require_memory_capacity(pg_atomic_read_u32(&shared->holdings),
+                                    static_cast<std::size_t>(memory_leases_guc));
+        }
+        PartitionGuard guard(l.partition, LW_EXCLUSIVE);
+        MemEntry* e = find(l);
+        if (!unchanged(l, s, e)) return std::nullopt;
+        if (e == nullptr) e = enter(l);
+        if (e == nullptr) {
+            guard.release();
+            throw_table_full();
+        }
+        set_holding(e, owner, d.token, d.acquired_at, d.expires_at, d.holder_role);
+        bump(l, e);
+        return std::optional<Token>(d.token);
+    });
+}
+
+std::optional<LeaseRecord> memory_holding(std::string_view name) {
+    if (!memory_leases_available()) return std::nullopt;
+    return copy_out(locate(name)).holding;
+}
+
+std::optional<Micros> memory_renew(std::string_view name, Token token, const Caller& caller,
+                                   Micros ttl) {
+    if (!memory_leases_available()) return std::nullopt;
+    return change_entry(name, [&](const Located& l, const Seen& s) -> std::optional<std::optional<Micros>> {
+        if (!s.holding) return std::optional<Micros>();
+        Micros expires_at = decide_renew(s.holding, name, token, caller, now_micros(), ttl);
+        PartitionGuard guard(l.partition, LW_EXCLUSIVE);
+        MemEntry* e = find(l);
+        if (!unchanged(l, s, e)) return std::nullopt;
+        e->expires_at = expires_at;
+        bump(l, e);
+        return std::optional<Micros>(expires_at);
+    });
+}
+
+namespace {
+
+// Ends the holding copied in `s` (exclusive lock inside); false when the entry changed.
+bool end_holding(const Located& l, const Seen& s) {
+    PartitionGuard guard(l.partition, LW_EXCLUSIVE);
+    MemEntry* e = find(l);
+    if (!unchanged(l, s, e)) return false;
+    clear_holding(e);
+    bump(l, e);
+    remove_entry_if_unused(l, e);
+    return true;
+}
+
+}  // namespace
+
+std::optional<bool> memory_release(std::string_view name, Token token, const Caller& caller) {
+    if (!memory_leases_available()) return std::nullopt;
+    return change_entry(name, [&](const Located& l, const Seen& s) -> std::optional<std::optional<bool>> {
+        if (!s.holding) return std::optional<bool>();
+        if (!decide_release(s.holding, name, token, caller, now_micros()))
+            return std::optional<bool>(false);
+        if (!end_holding(l, s)) return std::nullopt;
+        return std::optional<bool>(true);
+    });
+}
+
+std::optional<bool> memory_force_release(std::string_view name) {
+    if (!memory_leases_available()) return std::nullopt;
+    return change_entry(name, [&](const Located& l, const Seen& s) -> std::optional<std::optional<bool>> {
+        if (!s.holding) return std::optional<bool>();
+        bool was_held = decide_force_release(s.holding, now_micros());
+        if (!end_holding(l, s)) return std::nullopt;
+        return std::optional<bool>(was_held);
+    });
+}
+
+bool memory_verify_fence(std::string_view name, Token token, const Caller& caller) {
+    if (!memory_leases_available()) return false;
+    return change_entry(name, [&](const Located& l, const Seen& s) -> std::optional<bool> {
+        if (!s.holding) return false;
+        check_fence(s.holding, name, token, caller, now_micros());
+        PartitionGuard guard(l.partition, LW_EXCLUSIVE);
+        MemEntry* e = find(l);
+        if (!unchanged(l, s, e)) return std::nullopt;
+        if (!add_pin(l, e, fence_pin)) {
+            int pins = e->pin_count;
+            guard.release();
+            require_pin_slot(pins, name);
+        }
+        return true;
+    });
+}
+
+bool pin_for_durable_grant(std::string_view name) {
+    if (!memory_leases_available()) return true;
+    return change_entry(name, [&](const Located& l, const Seen& s) -> std::optional<bool> {
+        Micros now = now_micros();
+        if (memory_holding_blocks_durable(s.holding, now)) return false;
+        if (!s.other_fencers.empty()) {
+            wait_for_fencers(s.other_fencers);
+            return std::nullopt;
+        }
+        PartitionGuard guard(l.partition, LW_EXCLUSIVE);
+        MemEntry* e = find(l);
+        if (!unchanged(l, s, e)) return std::nullopt;
+        if (e == nullptr) e = enter(l);
+        if (e == nullptr) {
+            guard.release();
+            throw_table_full();
+        }
+        clear_holding(e);  // an expired memory holding ends here
+        if (!add_pin(l, e, durable_pin)) {
+            int pins = e->pin_count;
+            remove_entry_if_unused(l, e);
+            guard.release();
+            require_pin_slot(pins, name);
+        }
+        return true;
+    });
+}
+
+std::vector<MemoryListing> memory_holdings_of_database() {
+    std::vector<MemoryListing> out;
+    if (!memory_leases_available()) return out;
+    for (int p = 0; p < kPartitions; ++p) LWLockAcquire(partition_lock(p), LW_SHARED);
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, table);
+    while (MemEntry* e = static_cast<MemEntry*>(hash_seq_search(&status))) {
+        if (e->key.database != MyDatabaseId || !e->held) continue;
+        out.push_back(MemoryListing{
+            std::string(e->key.name),
+            LeaseRecord{std::string(e->owner), e->token, e->acquired_at, e->expires_at,
+                        e->holder_role}});
+    }
+    for (int p = kPartitions - 1; p >= 0; --p) LWLockRelease(partition_lock(p));
+    return out;
+}
+
+}  // namespace coord::pg

@@ -1,0 +1,72 @@
+// Memory leases: holdings kept in a shared-memory hash table instead of
+// coord.lease_state (coord.acquire(..., durable => false)). The rules are in
+// core/leases/memory_lease.hpp; README, "Memory leases", says what the mode
+// guarantees.
+//
+// Layout: one ShmemInitHash keyed by (database oid, lease name), sized by
+// coord.memory_leases (PGC_POSTMASTER) plus room for entries that only pin a
+// name; 64 LWLock partitions by the key's hash. Nothing under a partition
+// lock can raise: entries are copied out, decided on without the lock (the
+// core's decisions may look up roles), and written back as a
+// compare-and-set on the entry's version.
+//
+// A memory holding writes no WAL and assigns no transaction id: its token
+// comes from a block of 1 024 counter values of the one allocator reserved
+// ahead (durable, one WAL flush per block) and handed out from shared memory
+// in increasing order. Once per block the acquire that finds it used up
+// reserves the next one (its transaction then gets an xid). After a crash or
+// restart the block is gone and the next one starts above every value ever
+// reserved, so every later token is larger than every earlier one.
+//
+// Pins: a fence check pins the entry with its virtual transaction id until
+// the transaction ends (an xact callback unpins); a new holding of the name,
+// of either kind, waits for every other pinning transaction first. A durable
+// acquire pins the name the same way while it decides, so a memory acquire
+// meanwhile is busy.
+#pragma once
+
+#include "core/leases/memory_lease.hpp"
+#include "pg/common/guard.hpp"
+
+namespace coord::pg {
+
+// _PG_init: the GUC coord.memory_leases, shared memory, the xact callback.
+void define_memory_leases();
+
+// Shared memory exists (pg_coord in shared_preload_libraries).
+bool memory_leases_available();
+// 55000 naming shared_preload_libraries unless available.
+void require_memory_leases();
+
+// The token when `owner` now holds `name` in memory; nullopt when the name is
+// held (by another owner, or durably by anyone). 53400 past capacity.
+std::optional<Token> memory_acquire(std::string_view name, std::string_view owner,
+                                    const Caller& caller, Micros ttl);
+
+// The memory holding of `name` (live or expired), nullopt when the name has
+// none: the lease functions then act on the durable row.
+std::optional<LeaseRecord> memory_holding(std::string_view name);
+
+// As renew/release/force_release/verify_fence of leases.hpp, on the memory
+// holding. nullopt: the name has no memory holding (use the durable path).
+std::optional<Micros> memory_renew(std::string_view name, Token token, const Caller& caller,
+                                   Micros ttl);
+std::optional<bool> memory_release(std::string_view name, Token token, const Caller& caller);
+std::optional<bool> memory_force_release(std::string_view name);
+// true when decided on a memory holding (and pinned until the transaction ends).
+bool memory_verify_fence(std::string_view name, Token token, const Caller& caller);
+
+// A durable acquire of `name`: false when a live memory holding has it (the
+// acquire is busy); otherwise pins the name for this transaction (waiting
+// first for the transactions that fenced with an ended memory holding) and
+// returns true. Always true without shared memory.
+bool pin_for_durable_grant(std::string_view name);
+
+// Every memory holding of this database, for coord.leases.
+struct MemoryListing {
+    std::string name;
+    LeaseRecord holding;
+};
+std::vector<MemoryListing> memory_holdings_of_database();
+
+}  // namespace coord::pg
