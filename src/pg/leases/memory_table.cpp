@@ -15,6 +15,7 @@ extern "C" {
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "common/hashfn.h"
 #include "utils/hsearch.h"
 }
 
@@ -54,6 +55,12 @@ struct MemEntry {
     Micros acquired_at;
     Micros expires_at;
     std::uint64_t version;
+    // What the last read of coord.lease_state found, while no durable grant
+    // of the name has begun since (pin_for_durable_grant clears it): no live
+    // durable holding, last durable token durable_token. Valid for the
+    // extension whose token counter is durable_counter.
+    Oid durable_counter;  // InvalidOid: unknown, read the row
+    Token durable_token;
     int pin_count;
     Pin pins[kMaxMemoryPins];
     char owner[kOwnerSize];
@@ -88,6 +95,22 @@ LWLock* refill_lock() { return &locks[kPartitions + 1].lock; }
 
 long table_size() { return static_cast<long>(memory_leases_guc) + 4L * MaxBackends + 64; }
 
+// The key's name is NUL-padded: hash and compare only up to its NUL, not
+// all kMaxNameBytes (measured: hashing the whole key was a fifth of a cycle).
+std::uint32_t key_hash(const void* key, Size) {
+    const MemKey* k = static_cast<const MemKey*>(key);
+    std::size_t len = strnlen(k->name, kNameSize);
+    std::uint32_t h = hash_bytes(reinterpret_cast<const unsigned char*>(k->name), static_cast<int>(len));
+    return h ^ (static_cast<std::uint32_t>(k->database) * 0x9E3779B1u);
+}
+
+int key_match(const void* a, const void* b, Size) {
+    const MemKey* x = static_cast<const MemKey*>(a);
+    const MemKey* y = static_cast<const MemKey*>(b);
+    if (x->database != y->database) return 1;
+    return std::strncmp(x->name, y->name, kNameSize);
+}
+
 shmem_request_hook_type prev_shmem_request = nullptr;
 shmem_startup_hook_type prev_shmem_startup = nullptr;
 
@@ -113,8 +136,10 @@ void memory_shmem_startup() {
     info.keysize = sizeof(MemKey);
     info.entrysize = sizeof(MemEntry);
     info.num_partitions = kPartitions;
+    info.hash = key_hash;
+    info.match = key_match;
     table = ShmemInitHash("pg_coord memory leases", table_size(), table_size(), &info,
-                          HASH_ELEM | HASH_BLOBS | HASH_PARTITION);
+                          HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_PARTITION);
     locks = GetNamedLWLockTranche("pg_coord_memory_leases");
     LWLockRelease(AddinShmemInitLock);
 }
@@ -179,6 +204,8 @@ struct Seen {
     std::optional<LeaseRecord> holding;   // held (live or expired)
     Token last_token = 0;                 // the entry's token, also when not held
     bool durable_pending = false;         // another transaction's durable pin
+    Oid durable_counter = InvalidOid;     // the entry's cache of the durable row
+    Token durable_token = 0;
     std::vector<VirtualTransactionId> other_fencers;
 };
 
@@ -191,6 +218,8 @@ Seen copy_out(const Located& l) {
     s.exists = true;
     s.version = e->version;
     s.last_token = e->token;
+    s.durable_counter = e->durable_counter;
+    s.durable_token = e->durable_token;
     if (e->held)
         s.holding = LeaseRecord{std::string(e->owner), e->token, e->acquired_at, e->expires_at,
                                 e->holder_role};
@@ -231,8 +260,10 @@ bool has_pin(const MemEntry* e, const VirtualTransactionId& me, std::uint8_t kin
     return false;
 }
 
+// An entry that remembers its name's durable row stays (until the table is
+// full: reclaim_all) so that the next memory acquire need not read the row.
 void remove_entry_if_unused(const Located& l, MemEntry* e) {
-    if (e->held || e->pin_count > 0) return;
+    if (e->held || e->pin_count > 0 || e->durable_counter != InvalidOid) return;
     hash_search_with_hash_value(table, &l.key, l.hash, HASH_REMOVE, nullptr);
 }
 
@@ -300,6 +331,8 @@ MemEntry* enter(const Located& l) {
         e->pin_count = 0;
         e->owner[0] = '\0';
         e->version = 0;
+        e->durable_counter = InvalidOid;
+        e->durable_token = 0;
     }
     return e;
 }
@@ -485,8 +518,18 @@ std::optional<Token> memory_acquire(std::string_view name, std::string_view owne
                                     const Caller& caller, Micros ttl) {
     require_memory_leases();
     using Kind = AcquireDecision::Kind;
+    Oid counter = pg_call([] { return coord_relation_oid(CoordRelation::token_allocator); });
+    bool reclaimed = false;
     return change_entry(name, [&](const Located& l, const Seen& s) -> std::optional<std::optional<Token>> {
-        std::optional<LeaseRecord> durable = read_latest_lease_row(name);
+        // The durable row, unless the entry remembers it (no durable grant
+        // of the name has begun since it was read).
+        bool cached = s.durable_counter == counter && !s.durable_pending;
+        std::optional<LeaseRecord> durable;
+        if (cached) {
+            if (s.durable_token > 0) durable = LeaseRecord{std::nullopt, s.durable_token, 0, 0, 0};
+        } else {
+            durable = read_latest_lease_row(name);
+        }
         std::optional<LeaseRecord> mine = s.holding;
         if (!mine && s.last_token > 0) mine = LeaseRecord{std::nullopt, s.last_token, 0, 0, 0};
         Micros now = now_micros();
@@ -510,9 +553,15 @@ std::optional<Token> memory_acquire(std::string_view name, std::string_view owne
         if (e == nullptr) e = enter(l);
         if (e == nullptr) {
             guard.release();
-            throw_table_full();
+            if (reclaimed) throw_table_full();
+            reclaim_all();  // entries that only remember a durable row, expired holdings
+            reclaimed = true;
+            return std::nullopt;
         }
         set_holding(e, owner, d.token, d.acquired_at, d.expires_at, d.holder_role);
+        // The row was free (else busy): remember it for the next acquire.
+        e->durable_counter = counter;
+        e->durable_token = durable ? durable->token : 0;
         bump(l, e);
         return std::optional<Token>(d.token);
     });
@@ -593,6 +642,7 @@ bool memory_verify_fence(std::string_view name, Token token, const Caller& calle
 
 bool pin_for_durable_grant(std::string_view name) {
     if (!memory_leases_available()) return true;
+    bool reclaimed = false;
     return change_entry(name, [&](const Located& l, const Seen& s) -> std::optional<bool> {
         Micros now = now_micros();
         if (memory_holding_blocks_durable(s.holding, now)) return false;
@@ -606,8 +656,13 @@ bool pin_for_durable_grant(std::string_view name) {
         if (e == nullptr) e = enter(l);
         if (e == nullptr) {
             guard.release();
-            throw_table_full();
+            if (reclaimed) throw_table_full();
+            reclaim_all();
+            reclaimed = true;
+            return std::nullopt;
         }
+        // The durable row is about to change: memory acquires read it again.
+        e->durable_counter = InvalidOid;
         clear_holding(e);  // an expired memory holding ends here
         if (!add_pin(l, e, durable_pin)) {
             int pins = e->pin_count;

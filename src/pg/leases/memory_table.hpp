@@ -18,6 +18,14 @@
 // restart the block is gone and the next one starts above every value ever
 // reserved, so every later token is larger than every earlier one.
 //
+// The durable row: a memory acquire is busy while coord.lease_state holds the
+// name live, and its token is larger than the row's. The entry remembers
+// what the last read found (free, its token) until a durable grant of the
+// name begins: every durable grant calls pin_for_durable_grant first, which
+// clears it. So a name acquired and released in memory again and again reads
+// the row once. Entries that only remember a row stay until the table is
+// full; then every entry without a live holding or a pin is removed at once.
+//
 // Pins: a fence check pins the entry with its virtual transaction id until
 // the transaction ends (an xact callback unpins); a new holding of the name,
 // of either kind, waits for every other pinning transaction first. A durable

@@ -493,7 +493,7 @@ int main() {
                 try {
                     if (PQstatus(conn->raw()) != CONNECTION_OK) conn = connect();
                     auto after = conn->exec(
-                        "SELECT fuzz_ctx.checksum(), split_part(pg_read_file('postmaster.pid'), E'\\n', 1)");
+                        "SELECT fault_check.checksum(), split_part(pg_read_file('postmaster.pid'), E'\\n', 1)");
                     if (*after.value(0, 1) != expected_pid)
                         problem += " postmaster pid changed (" + expected_pid + " -> " + *after.value(0, 1) + ")";
                     if (errored && *after.value(0, 0) != ctx.checksum)

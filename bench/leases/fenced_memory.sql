@@ -1,0 +1,5 @@
+-- A fenced write: check_fence with this client's memory lease and the INSERT
+-- it protects, one statement, one transaction. The run passes the first
+-- client's token as tok0; client i holds fence:i with token tok0 + i.
+\set n random(1, 1000000000)
+INSERT INTO bench_writes SELECT :client_id, :n FROM coord.check_fence('fence:' || :client_id, :tok0::bigint + :client_id);
