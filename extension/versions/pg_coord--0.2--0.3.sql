@@ -293,6 +293,10 @@ GRANT EXECUTE ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integ
 
 
 -- issue 14: high availability, faults, bad input, privileges
+-- A task_dead alert no longer carries the task's last error (every coord_user
+-- reads coord.alerts; the error is for the roles that may read the task):
+-- open alerts raised by 0.2 lose it too. Data only; a fresh install has none.
+UPDATE coord.alerts SET detail = detail - 'last_error' WHERE kind = 'task_dead' AND detail ? 'last_error';
 -- (end of issue 14)
 
 
