@@ -762,6 +762,12 @@ bool check_deadlock_through_me() {
     return cancel_victim(*cycle, choose_victim(*cycle), now_micros());
 }
 
+// A waiter inside an explicit transaction block leaves deadlock records to
+// others (an autocommit waiter, the sweep): its transaction may stay open
+// for long or roll back, and the ring's entries it claimed would stay
+// unusable meanwhile (coord.deadlocks shows pending records all the same).
+bool records_may_be_written_here() { return !IsTransactionBlock(); }
+
 bool pending_records_exist() {
     if (shared == nullptr) return false;
     bool any = false;
@@ -977,7 +983,7 @@ std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view own
                                                   const std::function<AcquireAttempt()>& attempt) {
     require_waiting_available();
     note_owner_session(owner);
-    if (pending_records_exist()) persist_deadlocks(spi);
+    if (records_may_be_written_here() && pending_records_exist()) persist_deadlocks(spi);
     const Micros start = now_micros();
     const Micros deadline = start + wait_for;
     const Micros check_every = static_cast<Micros>(deadlock_timeout_ms) * 1000;
@@ -987,7 +993,7 @@ std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view own
         std::string name, detail;
         // Chosen as a victim meanwhile: the error aborts the grant too.
         if (leave_queue(&name, &detail, nullptr, fate)) throw_victim(name, detail);
-        if (pending_records_exist()) persist_deadlocks(spi);
+        if (records_may_be_written_here() && pending_records_exist()) persist_deadlocks(spi);
         return tokens;
     };
     for (;;) {
@@ -1016,7 +1022,7 @@ std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view own
         if (now >= deadline) {
             std::optional<Promise> last;
             leave_queue(nullptr, nullptr, &last);
-            if (pending_records_exist()) persist_deadlocks(spi);
+            if (records_may_be_written_here() && pending_records_exist()) persist_deadlocks(spi);
             // Handed the lease just as the wait ran out: it is ours if that
             // release commits. wait_for stays a bound: the release's commit
             // is waited for at most kHandoffCommitMargin (README, "wait_for
@@ -1033,7 +1039,7 @@ std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view own
             return std::nullopt;
         }
         if (now >= next_check) {
-            if (check_deadlock_through_me()) persist_deadlocks(spi);
+            if (check_deadlock_through_me() && records_may_be_written_here()) persist_deadlocks(spi);
             next_check = now_micros() + check_every;
             continue;
         }

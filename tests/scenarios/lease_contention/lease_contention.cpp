@@ -1,14 +1,19 @@
 // 100 workers (one connection each) run jobs on 50 resources for a bounded
-// time. A job needs 1 or 2 random resources: half the jobs take them one by
-// one in random order with coord.acquire(wait_for) (so A/B deadlocks do
-// happen), half with coord.acquire_all. Checks:
+// time. A job needs 1 or 2 random resources: a third of the jobs take them
+// one by one in random order with coord.acquire(wait_for), each in its own
+// transaction (so A/B deadlocks do happen), a third one by one inside ONE
+// explicit transaction (BEGIN; acquire; acquire; work; release; COMMIT: the
+// holdings are uncommitted while the second acquire waits, so A/B
+// deadlocks among uncommitted holdings happen), a third with
+// coord.acquire_all. Checks:
 //  * never two holders of one resource at once: a grant log (resource, token,
 //    from, to) per worker, merged and checked for overlaps and token order,
 //    and a server-side in_use counter that must read 1 for every holder;
 //  * every deadlock is broken: each 40P01 a client sees is in coord.deadlocks,
 //    no acquire ends by running out its wait (no undetected cycle), and at
 //    the end nobody waits and no cycle is left;
-//  * no waiter starves beyond its wait_for (every acquire returns in time).
+//  * no waiter starves beyond its wait_for (every acquire returns in time);
+//  * no lease is left held once every worker has gone (coord.leases empty).
 // Usage: lease_contention [workers] [resources] [seconds] [wait_for_seconds]
 #include "client/pg_client.hpp"
 
@@ -37,7 +42,8 @@ struct Grant {
 };
 
 struct Stats {
-    std::atomic<long> jobs{0}, grants{0}, deadlocks{0}, timeouts{0}, violations{0}, errors{0};
+    std::atomic<long> jobs{0}, grants{0}, deadlocks{0}, deadlocks_in_transaction{0}, timeouts{0},
+        violations{0}, errors{0};
     std::atomic<long> slowest_ms{0};
 };
 
@@ -68,9 +74,12 @@ void worker(int id, int resources, Clock::time_point stop, int wait_for_s, Stats
                 int second = static_cast<int>(rng() % resources);
                 if (second != want[0]) want.push_back(second);
             }
-            bool use_all = rng() % 2;
+            int mode = static_cast<int>(rng() % 3);  // 0: acquire_all, 1: one by one, 2: in one transaction
+            bool use_all = mode == 0;
+            bool in_transaction = mode == 2;
             std::vector<std::pair<int, long long>> held;
             bool ok = true;
+            if (in_transaction) c.exec("BEGIN");
             try {
                 if (use_all) {
                     std::string array = "{";
@@ -106,7 +115,16 @@ void worker(int id, int resources, Clock::time_point stop, int wait_for_s, Stats
             } catch (const QueryError& e) {
                 if (e.sqlstate() != "40P01") throw;
                 stats.deadlocks++;  // the victim gives up what it holds and retries
+                if (in_transaction) stats.deadlocks_in_transaction++;
                 ok = false;
+            }
+            if (in_transaction && !ok) {
+                c.exec("ROLLBACK");  // its own grants vanish with it
+                // A hand-off is the releaser's write and outlives this
+                // rollback (README, "Transactions"): release what is still ours.
+                for (auto& [resource, token] : held)
+                    c.exec("SELECT coord.release($1, $2)", {resource_name(resource), std::to_string(token)});
+                held.clear();
             }
             if (ok) {
                 auto from = Clock::now();
@@ -127,9 +145,28 @@ void worker(int id, int resources, Clock::time_point stop, int wait_for_s, Stats
                     c.exec("UPDATE scenario_usage SET in_use = in_use - 1 WHERE r = $1",
                            {std::to_string(resource)});
                 auto to = Clock::now();
+                if (in_transaction) {
+                    // Released in the same transaction; the next holder's grant
+                    // begins at this COMMIT, so the interval ends after it.
+                    for (auto& [resource, token] : held) {
+                        auto released = c.exec("SELECT coord.release($1, $2)",
+                                               {resource_name(resource), std::to_string(token)})
+                                            .scalar();
+                        if (released != std::optional<std::string>("t")) {
+                            stats.violations++;
+                            std::fprintf(stderr, "VIOLATION: worker %d lost %s (token %lld)\n", id,
+                                         resource_name(resource).c_str(), token);
+                        }
+                    }
+                    // The releases are invisible until COMMIT: the next holder
+                    // cannot have the lease before this moment.
+                    to = Clock::now();
+                    c.exec("COMMIT");
+                }
                 for (auto& [resource, token] : held) mine.push_back({resource, token, id, from, to});
                 stats.grants += static_cast<long>(held.size());
                 stats.jobs++;
+                if (in_transaction) held.clear();  // released above
             }
             for (auto& [resource, token] : held) {
                 auto released = c.exec("SELECT coord.release($1, $2)",
@@ -198,6 +235,7 @@ int main(int argc, char** argv) {
         long persisted = std::stol(*admin.exec("SELECT count(*) FROM coord.deadlock_history").scalar());
         long waiting = std::stol(*admin.exec("SELECT count(*) FROM coord.waiters").scalar());
         long uses = std::stol(*admin.exec("SELECT coalesce(sum(uses), 0) FROM scenario_usage").scalar());
+        long left_held = std::stol(*admin.exec("SELECT count(*) FROM coord.leases").scalar());
 
         std::printf("workers %d, resources %d, %d s, wait_for %d s\n", workers, resources, seconds,
                     wait_for_s);
@@ -205,10 +243,13 @@ int main(int argc, char** argv) {
                     "recorded %ld (%ld persisted), wait_for timeouts %ld, slowest acquire %ld ms\n",
                     stats.jobs.load(), stats.grants.load(), uses, stats.deadlocks.load(), recorded,
                     persisted, stats.timeouts.load(), stats.slowest_ms.load());
-        std::printf("violations %ld, log overlaps %ld, errors %ld, left waiting %ld, cycles left %ld\n",
-                    stats.violations.load(), overlaps, stats.errors.load(), waiting, left_cycles);
+        std::printf("deadlock victims inside explicit transactions %ld\n",
+                    stats.deadlocks_in_transaction.load());
+        std::printf("violations %ld, log overlaps %ld, errors %ld, left waiting %ld, cycles left %ld, "
+                    "leases left held %ld\n",
+                    stats.violations.load(), overlaps, stats.errors.load(), waiting, left_cycles, left_held);
         bool pass = stats.violations == 0 && overlaps == 0 && stats.errors == 0 && waiting == 0 &&
-                    left_cycles == 0 && recorded == stats.deadlocks && persisted == recorded &&
+                    left_cycles == 0 && left_held == 0 && recorded == stats.deadlocks && persisted == recorded &&
                     stats.timeouts == 0 && stats.jobs > 0 && uses == stats.grants &&
                     stats.slowest_ms <= (wait_for_s + 2) * 1000L;
         std::printf("%s\n", pass ? "PASS" : "FAIL");
