@@ -766,7 +766,10 @@ bool check_deadlock_through_me() {
 // others (an autocommit waiter, the sweep): its transaction may stay open
 // for long or roll back, and the ring's entries it claimed would stay
 // unusable meanwhile (coord.deadlocks shows pending records all the same).
-bool records_may_be_written_here() { return !IsTransactionBlock(); }
+// Inside a subtransaction (a PL/pgSQL exception block) it writes them as
+// before: IsTransactionBlock() cannot tell an autocommit statement's
+// subtransaction from an explicit block there.
+bool records_may_be_written_here() { return !IsTransactionBlock() || IsSubTransaction(); }
 
 bool pending_records_exist() {
     if (shared == nullptr) return false;
