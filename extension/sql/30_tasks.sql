@@ -106,16 +106,19 @@ COMMENT ON TABLE coord.task_attempts IS
 SELECT pg_catalog.pg_extension_config_dump('coord.task_attempts', '');
 
 CREATE FUNCTION coord.enqueue(queue text, payload jsonb, run_at timestamptz DEFAULT NULL,
-                              priority integer DEFAULT 0, max_attempts integer DEFAULT 5,
-                              dedupe_key text DEFAULT NULL)
+                              priority integer DEFAULT 0, max_attempts integer DEFAULT NULL,
+                              dedupe_key text DEFAULT NULL, run_in interval DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'coord_enqueue'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text) IS
-    'Add a task to `queue` and return its id; the task''s payload belongs to the calling role '
-    '(see coord.task). run_at: earliest start (default now); priority: '
-    'higher first; max_attempts: attempts before dead-lettering. With dedupe_key, while a task of '
-    'the queue with that key is pending or processing, its id is returned and nothing is added.';
+COMMENT ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval) IS
+    'Add a task to `queue` (made with coord.queue_create: 42704 otherwise; produce privilege) and '
+    'return its id; the task''s payload belongs to the calling role (see coord.task). run_at: '
+    'earliest start (default now), or run_in: after this interval (not both); priority: higher '
+    'first; max_attempts: attempts before dead-lettering (default: the queue''s). With '
+    'dedupe_key, while a task of the queue with that key is pending or processing, its id is '
+    'returned and nothing is added. NOTIFY coord_tasks {"queue": ...} when the task is due at '
+    'once and the queue has notify (one per queue per transaction).';
 
 CREATE FUNCTION coord.claim(queue text, worker text, ttl interval DEFAULT '10 minutes',
                             batch integer DEFAULT 1)
@@ -268,7 +271,7 @@ COMMENT ON VIEW coord.queue_stats IS
     'claimed longer ago than coord.task_stuck_alert_after.';
 
 GRANT EXECUTE ON FUNCTION
-    coord.enqueue(text, jsonb, timestamptz, integer, integer, text),
+    coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval),
     coord.claim(text, text, interval, integer),
     coord.heartbeat(bigint, bigint, interval),
     coord.complete(bigint, bigint, jsonb),

@@ -206,3 +206,29 @@ GRANT SELECT ON coord.queue_tasks TO coord_user;
 -- coord privilege.
 GRANT USAGE ON SCHEMA coord TO pg_monitor;
 GRANT SELECT ON coord.queue_stats, coord.queues TO pg_monitor;
+
+-- Batches (issue 12): one call for many tasks.
+CREATE FUNCTION coord.enqueue_many(queue text, payloads jsonb[], run_at timestamptz DEFAULT NULL,
+                                   priority integer DEFAULT 0, dedupe_keys text[] DEFAULT NULL)
+RETURNS SETOF bigint
+AS 'MODULE_PATHNAME', 'coord_enqueue_many'
+LANGUAGE C VOLATILE ROWS 100;
+COMMENT ON FUNCTION coord.enqueue_many(text, jsonb[], timestamptz, integer, text[]) IS
+    'Enqueue one task per element of payloads (1 .. 1000, no NULL: 22023) into `queue`, with the '
+    'queue''s max_attempts; returns their ids in input order. dedupe_keys: one key per payload '
+    '(as many, no NULL), each as enqueue''s dedupe_key. One NOTIFY coord_tasks for the batch.';
+
+CREATE FUNCTION coord.complete_many(task_ids bigint[], tokens bigint[], results jsonb[] DEFAULT NULL)
+RETURNS TABLE (task_id bigint, completed boolean)
+AS 'MODULE_PATHNAME', 'coord_complete_many'
+LANGUAGE C VOLATILE ROWS 10;
+COMMENT ON FUNCTION coord.complete_many(bigint[], bigint[], jsonb[]) IS
+    'coord.complete for each (task_id, token[, result]) in one call (1 .. 1000 elements, as many '
+    'tokens and results as task_ids, no NULL: 22023): one row per task, completed false for a '
+    'repeated completion. A stale token raises PC001 naming the task, and nothing of the batch '
+    'is written.';
+
+REVOKE EXECUTE ON FUNCTION coord.enqueue_many(text, jsonb[], timestamptz, integer, text[]),
+    coord.complete_many(bigint[], bigint[], jsonb[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.enqueue_many(text, jsonb[], timestamptz, integer, text[]),
+    coord.complete_many(bigint[], bigint[], jsonb[]) TO coord_user;

@@ -223,6 +223,32 @@ GRANT SELECT ON coord.queue_tasks TO coord_user;
 GRANT USAGE ON SCHEMA coord TO pg_monitor;
 GRANT SELECT ON coord.queue_stats, coord.queues TO pg_monitor;
 
+-- Batches (issue 12): one call for many tasks.
+CREATE FUNCTION coord.enqueue_many(queue text, payloads jsonb[], run_at timestamptz DEFAULT NULL,
+                                   priority integer DEFAULT 0, dedupe_keys text[] DEFAULT NULL)
+RETURNS SETOF bigint
+AS 'MODULE_PATHNAME', 'coord_enqueue_many'
+LANGUAGE C VOLATILE ROWS 100;
+COMMENT ON FUNCTION coord.enqueue_many(text, jsonb[], timestamptz, integer, text[]) IS
+    'Enqueue one task per element of payloads (1 .. 1000, no NULL: 22023) into `queue`, with the '
+    'queue''s max_attempts; returns their ids in input order. dedupe_keys: one key per payload '
+    '(as many, no NULL), each as enqueue''s dedupe_key. One NOTIFY coord_tasks for the batch.';
+
+CREATE FUNCTION coord.complete_many(task_ids bigint[], tokens bigint[], results jsonb[] DEFAULT NULL)
+RETURNS TABLE (task_id bigint, completed boolean)
+AS 'MODULE_PATHNAME', 'coord_complete_many'
+LANGUAGE C VOLATILE ROWS 10;
+COMMENT ON FUNCTION coord.complete_many(bigint[], bigint[], jsonb[]) IS
+    'coord.complete for each (task_id, token[, result]) in one call (1 .. 1000 elements, as many '
+    'tokens and results as task_ids, no NULL: 22023): one row per task, completed false for a '
+    'repeated completion. A stale token raises PC001 naming the task, and nothing of the batch '
+    'is written.';
+
+REVOKE EXECUTE ON FUNCTION coord.enqueue_many(text, jsonb[], timestamptz, integer, text[]),
+    coord.complete_many(bigint[], bigint[], jsonb[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.enqueue_many(text, jsonb[], timestamptz, integer, text[]),
+    coord.complete_many(bigint[], bigint[], jsonb[]) TO coord_user;
+
 -- fail(retry => false), and a dedupe_key held by pending and processing
 -- tasks only (not by cancelled ones): fresh installs get them in 30_tasks.sql.
 DROP INDEX coord.tasks_dedupe;
@@ -242,10 +268,35 @@ COMMENT ON FUNCTION coord.fail(bigint, bigint, text, interval, boolean) IS
     'when the claim belongs to another role (unless the caller is coord_admin).';
 REVOKE EXECUTE ON FUNCTION coord.fail(bigint, bigint, text, interval, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION coord.fail(bigint, bigint, text, interval, boolean) TO coord_user;
+
+-- enqueue(run_in, max_attempts DEFAULT NULL: the queue's): fresh installs get it in 30_tasks.sql.
+DROP FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text);
+CREATE FUNCTION coord.enqueue(queue text, payload jsonb, run_at timestamptz DEFAULT NULL,
+                              priority integer DEFAULT 0, max_attempts integer DEFAULT NULL,
+                              dedupe_key text DEFAULT NULL, run_in interval DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'coord_enqueue'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval) IS
+    'Add a task to `queue` (made with coord.queue_create: 42704 otherwise; produce privilege) and '
+    'return its id; the task''s payload belongs to the calling role (see coord.task). run_at: '
+    'earliest start (default now), or run_in: after this interval (not both); priority: higher '
+    'first; max_attempts: attempts before dead-lettering (default: the queue''s). With '
+    'dedupe_key, while a task of the queue with that key is pending or processing, its id is '
+    'returned and nothing is added. NOTIFY coord_tasks {"queue": ...} when the task is due at '
+    'once and the queue has notify (one per queue per transaction).';
+REVOKE EXECUTE ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval)
+    TO coord_user;
 -- (end of issue 12)
 
 
 -- issue 14: high availability, faults, bad input, privileges
+-- A task_dead alert no longer carries the task's last error (every coord_user
+-- reads coord.alerts; the error is for the roles that may read the task):
+-- open alerts raised by 0.2 lose it too. Data only; a fresh install has none.
+UPDATE coord.alerts SET detail = detail - 'last_error' WHERE kind = 'task_dead' AND detail ? 'last_error';
 -- (end of issue 14)
 
 

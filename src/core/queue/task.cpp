@@ -144,6 +144,37 @@ bool decide_cancel(const std::optional<TaskState>& state, std::int64_t task_id) 
     return *state == TaskState::pending || *state == TaskState::processing;
 }
 
+void require_batch_array(const char* param, bool present, std::size_t count,
+                         std::optional<std::size_t> first_null) {
+    if (!present)
+        throw Error(sqlstate::null_value_not_allowed, fmt::format("{} must not be NULL", param));
+    if (count == 0)
+        throw Error(sqlstate::invalid_parameter_value, fmt::format("{} must not be empty", param));
+    if (count > kMaxBatchElements)
+        throw Error(sqlstate::invalid_parameter_value,
+                    fmt::format("{} has {} elements, at most {}", param, count, kMaxBatchElements));
+    if (first_null)
+        throw Error(sqlstate::invalid_parameter_value,
+                    fmt::format("{} must not contain NULL (element {})", param, *first_null));
+}
+
+void require_same_length(const char* param, std::size_t count, const char* other,
+                         std::size_t other_count) {
+    if (count != other_count)
+        throw Error(sqlstate::invalid_parameter_value,
+                    fmt::format("{} has {} elements, {} has {}: they must be as many", param, count,
+                                other, other_count));
+}
+
+Micros resolve_run_at_or_in(std::optional<Micros> run_at, std::optional<IntervalParts> run_in,
+                            Micros now) {
+    if (!run_in) return resolve_run_at(run_at, now);
+    if (run_at)
+        throw Error(sqlstate::invalid_parameter_value, "run_at and run_in must not both be given",
+                    {}, "Pass one of them: run_at => a time, or run_in => an interval from now.");
+    return now + require_run_in(run_in);
+}
+
 TaskState require_purge_state(std::optional<std::string_view> state) {
     std::string_view text = require_present(state, "state");
     std::optional<TaskState> parsed = parse_task_state(text);

@@ -106,6 +106,18 @@ RetryDecision decide_retry(const TaskClaimState& task, Micros now, std::optional
 // is no such task (never existed, or pruned).
 bool decide_cancel(const std::optional<TaskState>& state, std::int64_t task_id);
 
+// Batch arrays (enqueue_many, complete_many): at most kMaxBatchElements
+// elements, none NULL, equal lengths where they pair up. 22004 for a NULL
+// array, 22023 naming the argument otherwise.
+inline constexpr std::size_t kMaxBatchElements = 1000;
+void require_batch_array(const char* param, bool present, std::size_t count,
+                         std::optional<std::size_t> first_null);
+void require_same_length(const char* param, std::size_t count, const char* other,
+                         std::size_t other_count);
+// enqueue: run_at and run_in are exclusive (22023); run_in 0 … kMaxRunAtAhead.
+Micros resolve_run_at_or_in(std::optional<Micros> run_at, std::optional<IntervalParts> run_in,
+                            Micros now);
+
 // purge's state: pending, dead, cancelled or complete (not processing: a
 // claim is a worker's; cancel it first). 22004 / 22023 naming `state`.
 TaskState require_purge_state(std::optional<std::string_view> state);

@@ -38,8 +38,12 @@ bool set_paused(FunctionCallInfo fcinfo, bool paused) {
     Spi spi;
     lock_managed_queue(spi, queue, caller, paused ? "pause" : "resume");
     static Statement set(
-        "UPDATE coord.queue_state SET paused = $2 WHERE queue = $1 AND paused <> $2", {TEXTOID, BOOLOID});
-    return spi.run(set, {text_param(queue), bool_param(paused)}) == 1;
+        "UPDATE coord.queue_state SET paused = $2 WHERE queue = $1 AND paused <> $2 RETURNING notify",
+        {TEXTOID, BOOLOID});
+    if (spi.run(set, {text_param(queue), bool_param(paused)}) != 1) return false;
+    // Resumed: its due tasks can be claimed again; waiting workers hear it.
+    if (!paused && spi.first_row()->get_boolean(1).value_or(false)) notify_queue(queue);
+    return true;
 }
 
 }  // namespace
