@@ -51,7 +51,7 @@ SELECT regress.error_of($$SELECT coord.enqueue('mail', jsonb_build_object('x', r
 SELECT regress.error_of($$SELECT coord.enqueue('mail', '{}', priority => NULL)$$);
 SELECT regress.error_of($$SELECT coord.enqueue('mail', '{}', max_attempts => 0)$$);
 SELECT regress.error_of($$SELECT coord.enqueue('mail', '{}', max_attempts => 1001)$$);
-SELECT regress.error_of($$SELECT coord.enqueue('mail', '{}', max_attempts => NULL)$$);
+-- (max_attempts => NULL is the queue's max_attempts since issue 12: sql/task_batches.sql.)
 SELECT regress.error_of($$SELECT coord.enqueue('mail', '{}', dedupe_key => '')$$);
 SELECT regress.error_of(format('SELECT coord.enqueue(%L, %L, dedupe_key => %L)', 'mail', '{}', repeat('k', 257)));
 SELECT regress.error_of($$SELECT coord.enqueue('mail', '{}', run_at => clock_timestamp() + interval '3651 days')$$);

@@ -50,7 +50,7 @@ CREATE INDEX tasks_processing ON coord.tasks (lease_expires_at) WHERE state = 'p
 CREATE INDEX tasks_dead ON coord.tasks (id) WHERE state = 'dead';
 -- At most one unfinished task per (queue, dedupe_key).
 CREATE UNIQUE INDEX tasks_dedupe ON coord.tasks (queue, dedupe_key)
-    WHERE dedupe_key IS NOT NULL AND state <> 'dead';
+    WHERE dedupe_key IS NOT NULL AND state IN ('pending', 'processing');
 COMMENT ON TABLE coord.tasks IS
     'Unfinished tasks (pending, processing) and dead-lettered ones. Completed tasks move to '
     'coord.tasks_complete. Written only through the coord.* task functions and the sweep.';
@@ -106,16 +106,19 @@ COMMENT ON TABLE coord.task_attempts IS
 SELECT pg_catalog.pg_extension_config_dump('coord.task_attempts', '');
 
 CREATE FUNCTION coord.enqueue(queue text, payload jsonb, run_at timestamptz DEFAULT NULL,
-                              priority integer DEFAULT 0, max_attempts integer DEFAULT 5,
-                              dedupe_key text DEFAULT NULL)
+                              priority integer DEFAULT 0, max_attempts integer DEFAULT NULL,
+                              dedupe_key text DEFAULT NULL, run_in interval DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'coord_enqueue'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text) IS
-    'Add a task to `queue` and return its id; the task''s payload belongs to the calling role '
-    '(see coord.task). run_at: earliest start (default now); priority: '
-    'higher first; max_attempts: attempts before dead-lettering. With dedupe_key, while a task of '
-    'the queue with that key is pending or processing, its id is returned and nothing is added.';
+COMMENT ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval) IS
+    'Add a task to `queue` (made with coord.queue_create: 42704 otherwise; produce privilege) and '
+    'return its id; the task''s payload belongs to the calling role (see coord.task). run_at: '
+    'earliest start (default now), or run_in: after this interval (not both); priority: higher '
+    'first; max_attempts: attempts before dead-lettering (default: the queue''s). With '
+    'dedupe_key, while a task of the queue with that key is pending or processing, its id is '
+    'returned and nothing is added. NOTIFY coord_tasks {"queue": ...} when the task is due at '
+    'once and the queue has notify (one per queue per transaction).';
 
 CREATE FUNCTION coord.claim(queue text, worker text, ttl interval DEFAULT '10 minutes',
                             batch integer DEFAULT 1)
@@ -148,15 +151,17 @@ COMMENT ON FUNCTION coord.complete(bigint, bigint, jsonb) IS
     'the caller is coord_admin). Call it in the transaction of the task''s own writes so that they '
     'commit together.';
 
-CREATE FUNCTION coord.fail(task_id bigint, token bigint, error text, retry_in interval DEFAULT NULL)
+CREATE FUNCTION coord.fail(task_id bigint, token bigint, error text, retry_in interval DEFAULT NULL,
+                           retry boolean DEFAULT true)
 RETURNS text
 AS 'MODULE_PATHNAME', 'coord_fail'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION coord.fail(bigint, bigint, text, interval) IS
+COMMENT ON FUNCTION coord.fail(bigint, bigint, text, interval, boolean) IS
     'Record a failed attempt under claim `token` and return the new state: pending (again after '
     'retry_in, or by default after exponential backoff with jitter: 1 s doubling per attempt, '
-    'capped at 1 hour) or dead once max_attempts attempts were made. PC001 when token is not the '
-    'current claim; 42501 when the claim belongs to another role (unless the caller is coord_admin).';
+    'capped at the queue''s backoff_max) or dead once max_attempts attempts were made, or at once '
+    'with retry => false (a permanent failure). PC001 when token is not the current claim; 42501 '
+    'when the claim belongs to another role (unless the caller is coord_admin).';
 
 CREATE FUNCTION coord.retry_dead(task_id bigint)
 RETURNS boolean
@@ -266,11 +271,11 @@ COMMENT ON VIEW coord.queue_stats IS
     'claimed longer ago than coord.task_stuck_alert_after.';
 
 GRANT EXECUTE ON FUNCTION
-    coord.enqueue(text, jsonb, timestamptz, integer, integer, text),
+    coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval),
     coord.claim(text, text, interval, integer),
     coord.heartbeat(bigint, bigint, interval),
     coord.complete(bigint, bigint, jsonb),
-    coord.fail(bigint, bigint, text, interval),
+    coord.fail(bigint, bigint, text, interval, boolean),
     coord.task(bigint) TO coord_user;
 GRANT EXECUTE ON FUNCTION coord.retry_dead(bigint) TO coord_admin;
 GRANT SELECT ON coord.queue_stats TO coord_user;

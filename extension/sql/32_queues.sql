@@ -140,3 +140,95 @@ GRANT EXECUTE ON FUNCTION
     coord.queue_grant(text, regrole, text),
     coord.queue_revoke(text, regrole, text) TO coord_user;
 GRANT SELECT ON coord.queues TO coord_user;
+
+-- Task actions (issue 12). Cancelled tasks stay in coord.tasks (state
+-- cancelled, finished_at) as long as completed ones are kept; a dedupe_key
+-- is held by pending and processing tasks only.
+CREATE INDEX tasks_cancelled ON coord.tasks (finished_at) WHERE state = 'cancelled';
+
+CREATE FUNCTION coord.cancel(task_id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_cancel'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.cancel(bigint) IS
+    'Cancel a pending or processing task: it becomes cancelled (terminal, kept like completed '
+    'tasks) and a running worker''s claim token is stale (PC001 on its next heartbeat, complete, '
+    'fail or snooze). True when cancelled; false when the task had already finished (complete, '
+    'dead, cancelled). The role that enqueued it (or one with its privileges), a role with consume '
+    'on its queue, or coord_admin (42501); 42704 for an unknown task.';
+
+CREATE FUNCTION coord.snooze(task_id bigint, token bigint, run_in interval)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'coord_snooze'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.snooze(bigint, bigint, interval) IS
+    'Put a claimed task back to pending, due after run_in (0 .. 3650 days), without counting the '
+    'attempt; returns when it is due. The token is stale afterwards. PC001 when token is not the '
+    'current claim; 42501 when the claim belongs to another role (unless coord_admin).';
+
+CREATE FUNCTION coord.purge(queue text, state text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'coord_purge'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.purge(text, text) IS
+    'Administrators only (coord_admin): delete the tasks of a queue in one state (pending, dead, '
+    'cancelled or complete) with their history; returns how many. 42704 when the queue does not '
+    'exist.';
+
+-- The tasks of the queues the caller may observe: its creator (or a role
+-- with the creator's privileges), an observe grant, coord_admin. Read by an
+-- invoker-rights function (the caller's role decides), so that no view
+-- depends on the task tables' columns.
+CREATE FUNCTION coord.queue_task_list()
+RETURNS TABLE (id bigint, queue text, state text, priority integer, run_at timestamptz,
+               attempts integer, max_attempts integer, worker text, claimed_at timestamptz,
+               lease_expires_at timestamptz, last_error text, created_at timestamptz,
+               finished_at timestamptz, payload jsonb)
+AS 'MODULE_PATHNAME', 'coord_queue_task_list'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION coord.queue_task_list() IS
+    'The rows of coord.queue_tasks: the tasks of the queues the calling role may observe.';
+CREATE VIEW coord.queue_tasks AS SELECT * FROM coord.queue_task_list();
+COMMENT ON VIEW coord.queue_tasks IS
+    'The tasks (every state, payload included) of the queues the caller may observe: queues it '
+    'created (or whose creator''s privileges it has), queues it was granted observe on '
+    '(coord.queue_grant), every queue for coord_admin.';
+
+REVOKE EXECUTE ON FUNCTION coord.cancel(bigint), coord.snooze(bigint, bigint, interval),
+    coord.purge(text, text), coord.queue_task_list() FROM PUBLIC;
+REVOKE ALL ON coord.queue_tasks FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.cancel(bigint), coord.snooze(bigint, bigint, interval) TO coord_user;
+GRANT EXECUTE ON FUNCTION coord.purge(text, text) TO coord_admin;
+GRANT EXECUTE ON FUNCTION coord.queue_task_list() TO coord_user;
+GRANT SELECT ON coord.queue_tasks TO coord_user;
+
+-- Monitoring: pg_monitor reads the queue counts (no payloads) without any
+-- coord privilege.
+GRANT USAGE ON SCHEMA coord TO pg_monitor;
+GRANT SELECT ON coord.queue_stats, coord.queues TO pg_monitor;
+
+-- Batches (issue 12): one call for many tasks.
+CREATE FUNCTION coord.enqueue_many(queue text, payloads jsonb[], run_at timestamptz DEFAULT NULL,
+                                   priority integer DEFAULT 0, dedupe_keys text[] DEFAULT NULL)
+RETURNS SETOF bigint
+AS 'MODULE_PATHNAME', 'coord_enqueue_many'
+LANGUAGE C VOLATILE ROWS 100;
+COMMENT ON FUNCTION coord.enqueue_many(text, jsonb[], timestamptz, integer, text[]) IS
+    'Enqueue one task per element of payloads (1 .. 1000, no NULL: 22023) into `queue`, with the '
+    'queue''s max_attempts; returns their ids in input order. dedupe_keys: one key per payload '
+    '(as many, no NULL), each as enqueue''s dedupe_key. One NOTIFY coord_tasks for the batch.';
+
+CREATE FUNCTION coord.complete_many(task_ids bigint[], tokens bigint[], results jsonb[] DEFAULT NULL)
+RETURNS TABLE (task_id bigint, completed boolean)
+AS 'MODULE_PATHNAME', 'coord_complete_many'
+LANGUAGE C VOLATILE ROWS 10;
+COMMENT ON FUNCTION coord.complete_many(bigint[], bigint[], jsonb[]) IS
+    'coord.complete for each (task_id, token[, result]) in one call (1 .. 1000 elements, as many '
+    'tokens and results as task_ids, no NULL: 22023): one row per task, completed false for a '
+    'repeated completion. A stale token raises PC001 naming the task, and nothing of the batch '
+    'is written.';
+
+REVOKE EXECUTE ON FUNCTION coord.enqueue_many(text, jsonb[], timestamptz, integer, text[]),
+    coord.complete_many(bigint[], bigint[], jsonb[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.enqueue_many(text, jsonb[], timestamptz, integer, text[]),
+    coord.complete_many(bigint[], bigint[], jsonb[]) TO coord_user;

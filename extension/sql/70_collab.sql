@@ -53,12 +53,14 @@ COMMENT ON TABLE coord.doc_snapshots IS
 SELECT pg_catalog.pg_extension_config_dump('coord.doc_snapshots', '');
 
 CREATE TABLE coord.doc_pruned (
-    doc    text COLLATE "C" PRIMARY KEY,
-    vector jsonb NOT NULL                 -- per client, the highest seq pruned
+    doc              text COLLATE "C" PRIMARY KEY,
+    vector           jsonb NOT NULL,      -- per client, the highest seq pruned
+    through_snapshot bigint NOT NULL      -- the snapshot (coord.doc_snapshots.id) last pruned by
 );
 COMMENT ON TABLE coord.doc_pruned IS
     'Per document and client, the highest seq the background worker pruned: coord.doc_since refuses '
-    'a state vector behind it (55000; join with coord.doc_load).';
+    'a state vector behind it (55000; join with coord.doc_load); and the snapshot it pruned by last '
+    '(each snapshot is pruned by once).';
 SELECT pg_catalog.pg_extension_config_dump('coord.doc_pruned', '');
 
 CREATE UNLOGGED TABLE coord.doc_announce (
@@ -149,6 +151,39 @@ $$;
 COMMENT ON FUNCTION coord.doc_state_vector(text) IS
     'The state vector of `doc`: {"client": last delivered seq, ...} ({} for an unknown document).';
 
+-- What a reader with `have` lacks, in position order. A reader that has
+-- nothing reads the log in position order; one that has something (a
+-- snapshot's vector) reads, per client, only the seqs after its own
+-- (primary-key ranges), so a join after a snapshot reads what it lacks, not
+-- the whole log.
+CREATE FUNCTION coord.doc_updates_after(d text, have jsonb)
+RETURNS TABLE(client text, seq bigint, "position" bigint, payload bytea)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM jsonb_each_text(have) e WHERE e.value::bigint > 0) THEN
+        RETURN QUERY
+            SELECT u.client::text, u.seq, u.position, u.payload FROM coord.doc_updates u
+            WHERE u.doc = d AND u.position IS NOT NULL
+            ORDER BY u.position;
+    ELSE
+        RETURN QUERY
+            SELECT u.client::text, u.seq, u.position, u.payload
+            FROM coord.doc_clients c
+            CROSS JOIN LATERAL (
+                SELECT u.client, u.seq, u.position, u.payload FROM coord.doc_updates u
+                WHERE u.doc = d AND u.client = c.client
+                  AND u.seq > COALESCE((have ->> c.client)::bigint, 0) AND u.position IS NOT NULL) u
+            WHERE c.doc = d
+            ORDER BY u.position;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION coord.doc_updates_after(text, jsonb) IS
+    'Internal: the delivered updates of document `d` after state vector `have`, in position order '
+    '(coord.doc_since, coord.doc_load). Not granted to anyone.';
+
 CREATE FUNCTION coord.doc_since(doc text, state_vector jsonb DEFAULT '{}')
 RETURNS TABLE(client text, seq bigint, "position" bigint, payload bytea)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -165,11 +200,7 @@ BEGIN
         RAISE EXCEPTION 'updates of client "%" in document "%" that state_vector lacks were pruned', behind, d
             USING ERRCODE = '55000', HINT = 'Join again with coord.doc_load.';
     END IF;
-    RETURN QUERY
-        SELECT u.client::text, u.seq, u.position, u.payload FROM coord.doc_updates u
-        WHERE u.doc = d AND u.position IS NOT NULL
-          AND u.seq > COALESCE((have ->> u.client)::bigint, 0)
-        ORDER BY u.position;
+    RETURN QUERY SELECT * FROM coord.doc_updates_after(d, have);
 END
 $$;
 COMMENT ON FUNCTION coord.doc_since(text, jsonb) IS
@@ -194,10 +225,8 @@ BEGIN
         RETURN QUERY SELECT snap.snapshot, snap.state_vector, NULL::text, NULL::bigint, NULL::bigint, NULL::bytea;
     END IF;
     RETURN QUERY
-        SELECT NULL::bytea, NULL::jsonb, u.client::text, u.seq, u.position, u.payload FROM coord.doc_updates u
-        WHERE u.doc = d AND u.position IS NOT NULL
-          AND u.seq > COALESCE((have ->> u.client)::bigint, 0)
-        ORDER BY u.position;
+        SELECT NULL::bytea, NULL::jsonb, u.client, u.seq, u.position, u.payload
+        FROM coord.doc_updates_after(d, have) u;
 END
 $$;
 COMMENT ON FUNCTION coord.doc_load(text) IS
@@ -276,7 +305,8 @@ REVOKE ALL ON coord.doc_updates, coord.doc_clients, coord.doc_snapshots, coord.d
 REVOKE ALL ON SEQUENCE coord.doc_position, coord.doc_snapshots_id_seq FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION coord.doc_append(text, text, bigint, bytea, jsonb),
     coord.doc_snapshot(text, jsonb, bytea), coord.doc_require_vector(jsonb, text),
-    coord.doc_require_name(text, text), coord.doc_state_vector(text), coord.doc_since(text, jsonb),
+    coord.doc_require_name(text, text), coord.doc_updates_after(text, jsonb),
+    coord.doc_state_vector(text), coord.doc_since(text, jsonb),
     coord.doc_load(text), coord.shape_apply(text, text, text, bigint, jsonb),
     coord.shape_delete(text, text, text, bigint), coord.shape_apply_batch(text, jsonb),
     coord.board(text) FROM PUBLIC;

@@ -156,10 +156,147 @@ GRANT EXECUTE ON FUNCTION
     coord.queue_grant(text, regrole, text),
     coord.queue_revoke(text, regrole, text) TO coord_user;
 GRANT SELECT ON coord.queues TO coord_user;
+
+-- Task actions (issue 12). Cancelled tasks stay in coord.tasks (state
+-- cancelled, finished_at) as long as completed ones are kept; a dedupe_key
+-- is held by pending and processing tasks only.
+CREATE INDEX tasks_cancelled ON coord.tasks (finished_at) WHERE state = 'cancelled';
+
+CREATE FUNCTION coord.cancel(task_id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'coord_cancel'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.cancel(bigint) IS
+    'Cancel a pending or processing task: it becomes cancelled (terminal, kept like completed '
+    'tasks) and a running worker''s claim token is stale (PC001 on its next heartbeat, complete, '
+    'fail or snooze). True when cancelled; false when the task had already finished (complete, '
+    'dead, cancelled). The role that enqueued it (or one with its privileges), a role with consume '
+    'on its queue, or coord_admin (42501); 42704 for an unknown task.';
+
+CREATE FUNCTION coord.snooze(task_id bigint, token bigint, run_in interval)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'coord_snooze'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.snooze(bigint, bigint, interval) IS
+    'Put a claimed task back to pending, due after run_in (0 .. 3650 days), without counting the '
+    'attempt; returns when it is due. The token is stale afterwards. PC001 when token is not the '
+    'current claim; 42501 when the claim belongs to another role (unless coord_admin).';
+
+CREATE FUNCTION coord.purge(queue text, state text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'coord_purge'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.purge(text, text) IS
+    'Administrators only (coord_admin): delete the tasks of a queue in one state (pending, dead, '
+    'cancelled or complete) with their history; returns how many. 42704 when the queue does not '
+    'exist.';
+
+-- The tasks of the queues the caller may observe: its creator (or a role
+-- with the creator's privileges), an observe grant, coord_admin. Read by an
+-- invoker-rights function (the caller's role decides), so that no view
+-- depends on the task tables' columns.
+CREATE FUNCTION coord.queue_task_list()
+RETURNS TABLE (id bigint, queue text, state text, priority integer, run_at timestamptz,
+               attempts integer, max_attempts integer, worker text, claimed_at timestamptz,
+               lease_expires_at timestamptz, last_error text, created_at timestamptz,
+               finished_at timestamptz, payload jsonb)
+AS 'MODULE_PATHNAME', 'coord_queue_task_list'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION coord.queue_task_list() IS
+    'The rows of coord.queue_tasks: the tasks of the queues the calling role may observe.';
+CREATE VIEW coord.queue_tasks AS SELECT * FROM coord.queue_task_list();
+COMMENT ON VIEW coord.queue_tasks IS
+    'The tasks (every state, payload included) of the queues the caller may observe: queues it '
+    'created (or whose creator''s privileges it has), queues it was granted observe on '
+    '(coord.queue_grant), every queue for coord_admin.';
+
+REVOKE EXECUTE ON FUNCTION coord.cancel(bigint), coord.snooze(bigint, bigint, interval),
+    coord.purge(text, text), coord.queue_task_list() FROM PUBLIC;
+REVOKE ALL ON coord.queue_tasks FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.cancel(bigint), coord.snooze(bigint, bigint, interval) TO coord_user;
+GRANT EXECUTE ON FUNCTION coord.purge(text, text) TO coord_admin;
+GRANT EXECUTE ON FUNCTION coord.queue_task_list() TO coord_user;
+GRANT SELECT ON coord.queue_tasks TO coord_user;
+
+-- Monitoring: pg_monitor reads the queue counts (no payloads) without any
+-- coord privilege.
+GRANT USAGE ON SCHEMA coord TO pg_monitor;
+GRANT SELECT ON coord.queue_stats, coord.queues TO pg_monitor;
+
+-- Batches (issue 12): one call for many tasks.
+CREATE FUNCTION coord.enqueue_many(queue text, payloads jsonb[], run_at timestamptz DEFAULT NULL,
+                                   priority integer DEFAULT 0, dedupe_keys text[] DEFAULT NULL)
+RETURNS SETOF bigint
+AS 'MODULE_PATHNAME', 'coord_enqueue_many'
+LANGUAGE C VOLATILE ROWS 100;
+COMMENT ON FUNCTION coord.enqueue_many(text, jsonb[], timestamptz, integer, text[]) IS
+    'Enqueue one task per element of payloads (1 .. 1000, no NULL: 22023) into `queue`, with the '
+    'queue''s max_attempts; returns their ids in input order. dedupe_keys: one key per payload '
+    '(as many, no NULL), each as enqueue''s dedupe_key. One NOTIFY coord_tasks for the batch.';
+
+CREATE FUNCTION coord.complete_many(task_ids bigint[], tokens bigint[], results jsonb[] DEFAULT NULL)
+RETURNS TABLE (task_id bigint, completed boolean)
+AS 'MODULE_PATHNAME', 'coord_complete_many'
+LANGUAGE C VOLATILE ROWS 10;
+COMMENT ON FUNCTION coord.complete_many(bigint[], bigint[], jsonb[]) IS
+    'coord.complete for each (task_id, token[, result]) in one call (1 .. 1000 elements, as many '
+    'tokens and results as task_ids, no NULL: 22023): one row per task, completed false for a '
+    'repeated completion. A stale token raises PC001 naming the task, and nothing of the batch '
+    'is written.';
+
+REVOKE EXECUTE ON FUNCTION coord.enqueue_many(text, jsonb[], timestamptz, integer, text[]),
+    coord.complete_many(bigint[], bigint[], jsonb[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.enqueue_many(text, jsonb[], timestamptz, integer, text[]),
+    coord.complete_many(bigint[], bigint[], jsonb[]) TO coord_user;
+
+-- fail(retry => false), and a dedupe_key held by pending and processing
+-- tasks only (not by cancelled ones): fresh installs get them in 30_tasks.sql.
+DROP INDEX coord.tasks_dedupe;
+CREATE UNIQUE INDEX tasks_dedupe ON coord.tasks (queue, dedupe_key)
+    WHERE dedupe_key IS NOT NULL AND state IN ('pending', 'processing');
+DROP FUNCTION coord.fail(bigint, bigint, text, interval);
+CREATE FUNCTION coord.fail(task_id bigint, token bigint, error text, retry_in interval DEFAULT NULL,
+                           retry boolean DEFAULT true)
+RETURNS text
+AS 'MODULE_PATHNAME', 'coord_fail'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.fail(bigint, bigint, text, interval, boolean) IS
+    'Record a failed attempt under claim `token` and return the new state: pending (again after '
+    'retry_in, or by default after exponential backoff with jitter: 1 s doubling per attempt, '
+    'capped at the queue''s backoff_max) or dead once max_attempts attempts were made, or at once '
+    'with retry => false (a permanent failure). PC001 when token is not the current claim; 42501 '
+    'when the claim belongs to another role (unless the caller is coord_admin).';
+REVOKE EXECUTE ON FUNCTION coord.fail(bigint, bigint, text, interval, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.fail(bigint, bigint, text, interval, boolean) TO coord_user;
+
+-- enqueue(run_in, max_attempts DEFAULT NULL: the queue's): fresh installs get it in 30_tasks.sql.
+DROP FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text);
+CREATE FUNCTION coord.enqueue(queue text, payload jsonb, run_at timestamptz DEFAULT NULL,
+                              priority integer DEFAULT 0, max_attempts integer DEFAULT NULL,
+                              dedupe_key text DEFAULT NULL, run_in interval DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'coord_enqueue'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval) IS
+    'Add a task to `queue` (made with coord.queue_create: 42704 otherwise; produce privilege) and '
+    'return its id; the task''s payload belongs to the calling role (see coord.task). run_at: '
+    'earliest start (default now), or run_in: after this interval (not both); priority: higher '
+    'first; max_attempts: attempts before dead-lettering (default: the queue''s). With '
+    'dedupe_key, while a task of the queue with that key is pending or processing, its id is '
+    'returned and nothing is added. NOTIFY coord_tasks {"queue": ...} when the task is due at '
+    'once and the queue has notify (one per queue per transaction).';
+REVOKE EXECUTE ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval)
+    TO coord_user;
 -- (end of issue 12)
 
 
 -- issue 14: high availability, faults, bad input, privileges
+-- A task_dead alert no longer carries the task's last error (every coord_user
+-- reads coord.alerts; the error is for the roles that may read the task):
+-- open alerts raised by 0.2 lose it too. Data only; a fresh install has none.
+UPDATE coord.alerts SET detail = detail - 'last_error' WHERE kind = 'task_dead' AND detail ? 'last_error';
 -- (end of issue 14)
 
 
@@ -219,12 +356,14 @@ COMMENT ON TABLE coord.doc_snapshots IS
 SELECT pg_catalog.pg_extension_config_dump('coord.doc_snapshots', '');
 
 CREATE TABLE coord.doc_pruned (
-    doc    text COLLATE "C" PRIMARY KEY,
-    vector jsonb NOT NULL                 -- per client, the highest seq pruned
+    doc              text COLLATE "C" PRIMARY KEY,
+    vector           jsonb NOT NULL,      -- per client, the highest seq pruned
+    through_snapshot bigint NOT NULL      -- the snapshot (coord.doc_snapshots.id) last pruned by
 );
 COMMENT ON TABLE coord.doc_pruned IS
     'Per document and client, the highest seq the background worker pruned: coord.doc_since refuses '
-    'a state vector behind it (55000; join with coord.doc_load).';
+    'a state vector behind it (55000; join with coord.doc_load); and the snapshot it pruned by last '
+    '(each snapshot is pruned by once).';
 SELECT pg_catalog.pg_extension_config_dump('coord.doc_pruned', '');
 
 CREATE UNLOGGED TABLE coord.doc_announce (
@@ -315,6 +454,39 @@ $$;
 COMMENT ON FUNCTION coord.doc_state_vector(text) IS
     'The state vector of `doc`: {"client": last delivered seq, ...} ({} for an unknown document).';
 
+-- What a reader with `have` lacks, in position order. A reader that has
+-- nothing reads the log in position order; one that has something (a
+-- snapshot's vector) reads, per client, only the seqs after its own
+-- (primary-key ranges), so a join after a snapshot reads what it lacks, not
+-- the whole log.
+CREATE FUNCTION coord.doc_updates_after(d text, have jsonb)
+RETURNS TABLE(client text, seq bigint, "position" bigint, payload bytea)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM jsonb_each_text(have) e WHERE e.value::bigint > 0) THEN
+        RETURN QUERY
+            SELECT u.client::text, u.seq, u.position, u.payload FROM coord.doc_updates u
+            WHERE u.doc = d AND u.position IS NOT NULL
+            ORDER BY u.position;
+    ELSE
+        RETURN QUERY
+            SELECT u.client::text, u.seq, u.position, u.payload
+            FROM coord.doc_clients c
+            CROSS JOIN LATERAL (
+                SELECT u.client, u.seq, u.position, u.payload FROM coord.doc_updates u
+                WHERE u.doc = d AND u.client = c.client
+                  AND u.seq > COALESCE((have ->> c.client)::bigint, 0) AND u.position IS NOT NULL) u
+            WHERE c.doc = d
+            ORDER BY u.position;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION coord.doc_updates_after(text, jsonb) IS
+    'Internal: the delivered updates of document `d` after state vector `have`, in position order '
+    '(coord.doc_since, coord.doc_load). Not granted to anyone.';
+
 CREATE FUNCTION coord.doc_since(doc text, state_vector jsonb DEFAULT '{}')
 RETURNS TABLE(client text, seq bigint, "position" bigint, payload bytea)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -331,11 +503,7 @@ BEGIN
         RAISE EXCEPTION 'updates of client "%" in document "%" that state_vector lacks were pruned', behind, d
             USING ERRCODE = '55000', HINT = 'Join again with coord.doc_load.';
     END IF;
-    RETURN QUERY
-        SELECT u.client::text, u.seq, u.position, u.payload FROM coord.doc_updates u
-        WHERE u.doc = d AND u.position IS NOT NULL
-          AND u.seq > COALESCE((have ->> u.client)::bigint, 0)
-        ORDER BY u.position;
+    RETURN QUERY SELECT * FROM coord.doc_updates_after(d, have);
 END
 $$;
 COMMENT ON FUNCTION coord.doc_since(text, jsonb) IS
@@ -360,10 +528,8 @@ BEGIN
         RETURN QUERY SELECT snap.snapshot, snap.state_vector, NULL::text, NULL::bigint, NULL::bigint, NULL::bytea;
     END IF;
     RETURN QUERY
-        SELECT NULL::bytea, NULL::jsonb, u.client::text, u.seq, u.position, u.payload FROM coord.doc_updates u
-        WHERE u.doc = d AND u.position IS NOT NULL
-          AND u.seq > COALESCE((have ->> u.client)::bigint, 0)
-        ORDER BY u.position;
+        SELECT NULL::bytea, NULL::jsonb, u.client, u.seq, u.position, u.payload
+        FROM coord.doc_updates_after(d, have) u;
 END
 $$;
 COMMENT ON FUNCTION coord.doc_load(text) IS
@@ -442,7 +608,8 @@ REVOKE ALL ON coord.doc_updates, coord.doc_clients, coord.doc_snapshots, coord.d
 REVOKE ALL ON SEQUENCE coord.doc_position, coord.doc_snapshots_id_seq FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION coord.doc_append(text, text, bigint, bytea, jsonb),
     coord.doc_snapshot(text, jsonb, bytea), coord.doc_require_vector(jsonb, text),
-    coord.doc_require_name(text, text), coord.doc_state_vector(text), coord.doc_since(text, jsonb),
+    coord.doc_require_name(text, text), coord.doc_updates_after(text, jsonb),
+    coord.doc_state_vector(text), coord.doc_since(text, jsonb),
     coord.doc_load(text), coord.shape_apply(text, text, text, bigint, jsonb),
     coord.shape_delete(text, text, text, bigint), coord.shape_apply_batch(text, jsonb),
     coord.board(text) FROM PUBLIC;

@@ -16,12 +16,14 @@ const char* to_string(TaskState state) {
         case TaskState::processing: return "processing";
         case TaskState::complete: return "complete";
         case TaskState::dead: return "dead";
+        case TaskState::cancelled: return "cancelled";
     }
     return "unknown";
 }
 
 std::optional<TaskState> parse_task_state(std::string_view text) {
-    for (TaskState s : {TaskState::pending, TaskState::processing, TaskState::complete, TaskState::dead})
+    for (TaskState s : {TaskState::pending, TaskState::processing, TaskState::complete, TaskState::dead,
+                        TaskState::cancelled})
         if (text == to_string(s)) return s;
     return std::nullopt;
 }
@@ -85,11 +87,12 @@ std::string normalize_error_text(std::optional<std::string_view> error) {
     return std::string(error->substr(0, cut)) + std::string(kMark);
 }
 
-Micros backoff_delay(std::int32_t attempt, double jitter) {
+Micros backoff_delay(std::int32_t attempt, double jitter, Micros cap) {
     jitter = std::clamp(jitter, 0.0, 1.0);
-    Micros delay = kBackoffCap;
+    if (cap <= 0) cap = kBackoffCap;
+    Micros delay = cap;
     if (attempt < 1) attempt = 1;
-    if (attempt - 1 < 40) delay = std::min(kBackoffCap, kBackoffBase << (attempt - 1));
+    if (attempt - 1 < 40) delay = std::min(cap, kBackoffBase << (attempt - 1));
     Micros half = delay / 2;
     return half + static_cast<Micros>(std::floor(static_cast<double>(delay - half) * jitter));
 }
@@ -128,10 +131,62 @@ void require_task_reader(const Caller& caller, std::int64_t task_id, RoleId enqu
 }
 
 RetryDecision decide_retry(const TaskClaimState& task, Micros now, std::optional<Micros> retry_in,
-                           double jitter) {
-    if (task.attempts >= task.max_attempts) return {TaskState::dead, now};
-    Micros delay = retry_in ? *retry_in : backoff_delay(task.attempts, jitter);
+                           double jitter, bool retry, Micros backoff_cap) {
+    if (!retry || task.attempts >= task.max_attempts) return {TaskState::dead, now};
+    Micros delay = retry_in ? *retry_in : backoff_delay(task.attempts, jitter, backoff_cap);
     return {TaskState::pending, now + delay};
+}
+
+bool decide_cancel(const std::optional<TaskState>& state, std::int64_t task_id) {
+    if (!state)
+        throw Error(sqlstate::undefined_object, fmt::format("task {} does not exist", task_id),
+                    "It never existed, or it finished and was pruned after its queue's retention.");
+    return *state == TaskState::pending || *state == TaskState::processing;
+}
+
+void require_batch_array(const char* param, bool present, std::size_t count,
+                         std::optional<std::size_t> first_null) {
+    if (!present)
+        throw Error(sqlstate::null_value_not_allowed, fmt::format("{} must not be NULL", param));
+    if (count == 0)
+        throw Error(sqlstate::invalid_parameter_value, fmt::format("{} must not be empty", param));
+    if (count > kMaxBatchElements)
+        throw Error(sqlstate::invalid_parameter_value,
+                    fmt::format("{} has {} elements, at most {}", param, count, kMaxBatchElements));
+    if (first_null)
+        throw Error(sqlstate::invalid_parameter_value,
+                    fmt::format("{} must not contain NULL (element {})", param, *first_null));
+}
+
+void require_same_length(const char* param, std::size_t count, const char* other,
+                         std::size_t other_count) {
+    if (count != other_count)
+        throw Error(sqlstate::invalid_parameter_value,
+                    fmt::format("{} has {} elements, {} has {}: they must be as many", param, count,
+                                other, other_count));
+}
+
+Micros resolve_run_at_or_in(std::optional<Micros> run_at, std::optional<IntervalParts> run_in,
+                            Micros now) {
+    if (!run_in) return resolve_run_at(run_at, now);
+    if (run_at)
+        throw Error(sqlstate::invalid_parameter_value, "run_at and run_in must not both be given",
+                    {}, "Pass one of them: run_at => a time, or run_in => an interval from now.");
+    return now + require_run_in(run_in);
+}
+
+TaskState require_purge_state(std::optional<std::string_view> state) {
+    std::string_view text = require_present(state, "state");
+    std::optional<TaskState> parsed = parse_task_state(text);
+    if (!parsed || *parsed == TaskState::processing)
+        throw Error(sqlstate::invalid_parameter_value,
+                    fmt::format("state must be pending, dead, cancelled or complete, not \"{}\"",
+                                text.substr(0, 64)));
+    return *parsed;
+}
+
+Micros require_run_in(std::optional<IntervalParts> run_in) {
+    return require_non_negative_duration(run_in, "run_in", kMaxRunAtAhead);
 }
 
 std::optional<std::int32_t> decide_retry_dead(const std::optional<TaskClaimState>& task) {

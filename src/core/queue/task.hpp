@@ -37,7 +37,8 @@ inline constexpr Micros kMaxRunAtAhead = 3650 * kMicrosPerDay;
 inline constexpr Micros kBackoffBase = kMicrosPerSecond;
 inline constexpr Micros kBackoffCap = kMicrosPerHour;
 
-enum class TaskState { pending, processing, complete, dead };
+// cancelled (issue 12): terminal, kept in coord.tasks until the retention ends.
+enum class TaskState { pending, processing, complete, dead, cancelled };
 
 const char* to_string(TaskState state);
 std::optional<TaskState> parse_task_state(std::string_view text);
@@ -58,7 +59,7 @@ Micros resolve_run_at(std::optional<Micros> run_at, Micros now);
 std::string normalize_error_text(std::optional<std::string_view> error);
 
 // Jitter in [0, 1): the caller's random source (tests pass fixed values).
-Micros backoff_delay(std::int32_t attempt, double jitter);
+Micros backoff_delay(std::int32_t attempt, double jitter, Micros cap = kBackoffCap);
 
 // What a task row holds that the rules look at.
 struct TaskClaimState {
@@ -95,8 +96,34 @@ struct RetryDecision {
     Micros run_at;   // when pending: the next attempt's earliest start
 };
 // retry_in: the caller's delay, or nullopt for backoff with `jitter`.
+// retry false (fail(retry => false): a permanent failure): dead at once.
+// backoff_cap: the queue's backoff_max.
 RetryDecision decide_retry(const TaskClaimState& task, Micros now, std::optional<Micros> retry_in,
-                           double jitter);
+                           double jitter, bool retry = true, Micros backoff_cap = kBackoffCap);
+
+// cancel: a pending or processing task becomes cancelled (true); a finished
+// one (complete, dead, cancelled) stays as it is (false). 42704 when there
+// is no such task (never existed, or pruned).
+bool decide_cancel(const std::optional<TaskState>& state, std::int64_t task_id);
+
+// Batch arrays (enqueue_many, complete_many): at most kMaxBatchElements
+// elements, none NULL, equal lengths where they pair up. 22004 for a NULL
+// array, 22023 naming the argument otherwise.
+inline constexpr std::size_t kMaxBatchElements = 1000;
+void require_batch_array(const char* param, bool present, std::size_t count,
+                         std::optional<std::size_t> first_null);
+void require_same_length(const char* param, std::size_t count, const char* other,
+                         std::size_t other_count);
+// enqueue: run_at and run_in are exclusive (22023); run_in 0 … kMaxRunAtAhead.
+Micros resolve_run_at_or_in(std::optional<Micros> run_at, std::optional<IntervalParts> run_in,
+                            Micros now);
+
+// purge's state: pending, dead, cancelled or complete (not processing: a
+// claim is a worker's; cancel it first). 22004 / 22023 naming `state`.
+TaskState require_purge_state(std::optional<std::string_view> state);
+
+// snooze's run_in: 0 … kMaxRunAtAhead (22004 / 22023 naming it).
+Micros require_run_in(std::optional<IntervalParts> run_in);
 
 // retry_dead: a dead task gets one more attempt (max_attempts raised by one
 // if they were used up). Returns the new max_attempts, or nullopt when the

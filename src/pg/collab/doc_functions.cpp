@@ -15,11 +15,13 @@
 #include "pg/collab/collab_datum.hpp"
 #include "pg/common/calling_role.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/common/run_as_owner.hpp"
 #include "pg/common/spi.hpp"
 
 extern "C" {
 #include "common/hashfn.h"
 #include "storage/lock.h"
+#include "tcop/utility.h"
 }
 
 using namespace coord;
@@ -53,6 +55,7 @@ void lock_document(std::string_view doc, bool exclusive) {
 
 struct StoredSeq {
     Seq last = 0;                     // the client's highest stored seq (0: none)
+    Seq delivered = 0;                // the client's highest delivered seq (0: none)
     std::optional<bool> same;         // the stored payload of this seq equals the new one
     std::optional<Position> position; // of this seq, when delivered
     bool found = false;               // this seq is stored
@@ -62,7 +65,9 @@ StoredSeq look_up(Spi& spi, std::string_view doc, std::string_view client, Seq s
     static Statement select(
         "SELECT (SELECT u.seq FROM coord.doc_updates u WHERE u.doc = $1 AND u.client = $2 "
         "        ORDER BY u.seq DESC LIMIT 1), "
-        "       s.payload = $4, s.position, s.seq IS NOT NULL "
+        "       s.payload = $4, s.position, s.seq IS NOT NULL, "
+        "       (SELECT u.seq FROM coord.doc_updates u WHERE u.doc = $1 AND u.client = $2 "
+        "        AND u.position IS NOT NULL ORDER BY u.seq DESC LIMIT 1) "
         "FROM (SELECT 1) one LEFT JOIN coord.doc_updates s "
         "  ON s.doc = $1 AND s.client = $2 AND s.seq = $3",
         {TEXTOID, TEXTOID, INT8OID, BYTEAOID}, /*generic_plan=*/true);
@@ -73,6 +78,7 @@ StoredSeq look_up(Spi& spi, std::string_view doc, std::string_view client, Seq s
     s.found = row.get_boolean(4).value_or(false);
     if (s.found) s.same = row.get_boolean(2);
     s.position = row.get_int64(3);
+    s.delivered = row.get_int64(5).value_or(0);
     return s;
 }
 
@@ -164,6 +170,22 @@ AppendAnswer answer_resend(std::string_view doc, const Update& u, const StoredSe
     return {false, s.position};
 }
 
+// Whether every requirement is delivered: the client's own previous seq from
+// the look-up, the deps' clients read (only when there are any).
+bool ready_to_deliver(Spi& spi, std::string_view doc, const Update& u, const StateVector& need,
+                      Seq own_delivered) {
+    std::vector<std::string> others;
+    for (const auto& [c, seq] : need)
+        if (c != u.client) others.push_back(c);
+    StateVector delivered = others.empty() ? StateVector{} : delivered_of(spi, doc, others);
+    if (own_delivered > 0) delivered[u.client] = own_delivered;
+    return deliverable(u, delivered);
+}
+
+// The usual append is two statements: the look-up, and one INSERT that also
+// leaves the announcement and tells whether the document holds updates
+// (which this delivery may release). Its snapshot is taken after the
+// document's lock, so it sees every held update committed before.
 AppendAnswer append(Spi& spi, const CallingRole& caller, std::string_view doc, const Update& u,
                     Datum payload, std::optional<Datum> deps) {
     StateVector need = requirements(u);
@@ -171,14 +193,21 @@ AppendAnswer append(Spi& spi, const CallingRole& caller, std::string_view doc, c
     if (u.seq <= s.last) return answer_resend(doc, u, s);
     classify_append(doc, u, s.last, std::nullopt);  // PC003 for a gap
     if (u.seq == 1) count_new_client(spi, doc, u.client);
-    bool ready = deliverable(u, delivered_of(spi, doc, clients_of(need)));
+    bool ready = ready_to_deliver(spi, doc, u, need, s.delivered);
     lock_document(doc, /*exclusive=*/!ready);
     if (!ready) ready = deliverable(u, delivered_of(spi, doc, clients_of(need)));
     static Statement insert(
-        "INSERT INTO coord.doc_updates (doc, client, seq, position, deps, payload, appended_by, appended_at) "
-        "VALUES ($1, $2, $3, CASE WHEN $4 THEN pg_catalog.nextval('coord.doc_position') END, $5, $6, "
-        "        $7, pg_catalog.clock_timestamp()) "
-        "ON CONFLICT DO NOTHING RETURNING position",
+        "WITH stored AS ("
+        "  INSERT INTO coord.doc_updates (doc, client, seq, position, deps, payload, appended_by, appended_at) "
+        "  VALUES ($1, $2, $3, CASE WHEN $4 THEN pg_catalog.nextval('coord.doc_position') END, $5, $6, "
+        "          $7, pg_catalog.clock_timestamp()) "
+        "  ON CONFLICT DO NOTHING RETURNING position), "
+        "announced AS ("
+        "  INSERT INTO coord.doc_announce (doc, position) "
+        "  SELECT $1, stored.position FROM stored WHERE stored.position IS NOT NULL) "
+        "SELECT stored.position, $4 AND EXISTS (SELECT 1 FROM coord.doc_updates h "
+        "                                       WHERE h.doc = $1 AND h.position IS NULL) "
+        "FROM stored",
         {TEXTOID, TEXTOID, INT8OID, BOOLOID, JSONBOID, BYTEAOID, OIDOID}, /*generic_plan=*/true);
     std::uint64_t inserted =
         spi.run(insert, {text_param(doc), text_param(u.client), int64_param(u.seq), bool_param(ready),
@@ -188,10 +217,13 @@ AppendAnswer append(Spi& spi, const CallingRole& caller, std::string_view doc, c
         // A concurrent append of the same seq committed first: a resend now.
         return answer_resend(doc, u, look_up(spi, doc, u.client, u.seq, payload));
     }
-    std::optional<Position> position = spi.first_row()->get_int64(1);
+    Row row = *spi.first_row();
+    std::optional<Position> position = row.get_int64(1);
     if (!position) return {true, std::nullopt};
-    Position last = std::max(*position, release_held(spi, doc));
-    announce(spi, doc, last);
+    if (row.get_boolean(2).value_or(false)) {
+        Position released = release_held(spi, doc);
+        if (released > *position) announce(spi, doc, released);
+    }
     return {true, position};
 }
 
@@ -216,8 +248,14 @@ COORD_FUNCTION(coord_doc_append) {
         u.deps = parse_state_vector(jsonb_text(*deps), "deps", kMaxDepsClients);
     }
     requirements(u);  // a dependency on its own later seq: 22023
+    // As PostgreSQL's INSERT would (the statement that stores it is a WITH).
+    pg_call([] {
+        PreventCommandIfReadOnly("INSERT");
+        return 0;
+    });
     AppendAnswer answer = [&] {
         Spi spi;
+        OwnerSql as_owner;  // one owner scope for all its statements
         return append(spi, caller, doc, u, payload, deps);
     }();
     begin_result_set(fcinfo);
@@ -243,6 +281,7 @@ COORD_FUNCTION(coord_doc_snapshot) {
         throw Error(sqlstate::invalid_parameter_value, "state_vector of a snapshot must cover at least one update");
     std::int64_t id = [&] {
         Spi spi;
+        OwnerSql as_owner;
         StateVector have = delivered_of(spi, doc, clients_of(covers));
         for (const auto& [client, seq] : covers) {
             auto it = have.find(client);

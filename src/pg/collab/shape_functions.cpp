@@ -10,6 +10,7 @@
 #include "core/common/validate.hpp"
 #include "pg/collab/collab_datum.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/common/run_as_owner.hpp"
 #include "pg/common/spi.hpp"
 
 #include <algorithm>
@@ -107,6 +108,7 @@ COORD_FUNCTION(coord_shape_apply) {
     op.fields = fields_arg(require_present(args.get_datum(4), "fields"));
     Shape shape = [&] {
         Spi spi;
+        OwnerSql as_owner;  // one owner scope for all its statements
         return apply(spi, board, op).second;
     }();
     if (shape.deleted) return null_result(fcinfo);
@@ -123,6 +125,7 @@ COORD_FUNCTION(coord_shape_delete) {
     op.remove = true;
     bool first = [&] {
         Spi spi;
+        OwnerSql as_owner;  // one owner scope for all its statements
         return apply(spi, board, op).first;
     }();
     return BoolGetDatum(first);
@@ -198,6 +201,7 @@ COORD_FUNCTION(coord_shape_apply_batch) {
         throw Error(sqlstate::invalid_parameter_value, "ops is too large (at most 16 MiB as jsonb)");
     std::int32_t applied = [&] {
         Spi spi;
+        OwnerSql as_owner;
         std::vector<Op> ops = parse_ops(spi, ops_arg);
         // Every op is valid: apply them shape by shape in name order (so two
         // batches lock shared shapes in the same order), each shape's ops in

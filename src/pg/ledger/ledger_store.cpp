@@ -302,8 +302,7 @@ bool settle_entry(Spi& spi, std::int64_t entry_id, EntryStatus status,
     spi.run(lock_entry, {int64_param(entry_id)});
     std::optional<Row> row = spi.first_row();
     if (!row)
-        throw Error(sqlstate::invalid_parameter_value,
-                    fmt::format("ledger entry {} does not exist", entry_id));
+        throw Error(sqlstate::undefined_object, fmt::format("ledger entry {} does not exist", entry_id));
     SettleState current{parse_stored_status(row->get_text(1).value_or("")), row->get_text(2),
                         row->get_oid(3).value_or(InvalidOid)};
     if (!decide_settle(entry_id, current, status, external_ref, caller)) return false;

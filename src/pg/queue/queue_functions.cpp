@@ -38,8 +38,12 @@ bool set_paused(FunctionCallInfo fcinfo, bool paused) {
     Spi spi;
     lock_managed_queue(spi, queue, caller, paused ? "pause" : "resume");
     static Statement set(
-        "UPDATE coord.queue_state SET paused = $2 WHERE queue = $1 AND paused <> $2", {TEXTOID, BOOLOID});
-    return spi.run(set, {text_param(queue), bool_param(paused)}) == 1;
+        "UPDATE coord.queue_state SET paused = $2 WHERE queue = $1 AND paused <> $2 RETURNING notify",
+        {TEXTOID, BOOLOID});
+    if (spi.run(set, {text_param(queue), bool_param(paused)}) != 1) return false;
+    // Resumed: its due tasks can be claimed again; waiting workers hear it.
+    if (!paused && spi.first_row()->get_boolean(1).value_or(false)) notify_queue(queue);
+    return true;
 }
 
 }  // namespace
@@ -164,4 +168,31 @@ COORD_FUNCTION(coord_queue_revoke) {
         {TEXTOID, REGROLEOID, TEXTOID});
     return BoolGetDatum(spi.run(revoke, {text_param(queue), role_param(role),
                                          text_param(to_string(privilege))}) == 1);
+}
+
+COORD_FUNCTION(coord_purge) {
+    Args args(fcinfo);
+    auto queue = require_queue_name(args.get_text(0));
+    TaskState state = require_purge_state(args.get_text(1));
+    Spi spi;
+    static Statement exists("SELECT 1 FROM coord.queue_state WHERE queue = $1", {TEXTOID});
+    require_queue_exists(spi.run(exists, {text_param(queue)}) == 1
+                             ? std::optional<QueueAccess>(QueueAccess{InvalidOid, false})
+                             : std::nullopt,
+                         queue);
+    static Statement purge_active(
+        "WITH gone AS (DELETE FROM coord.tasks WHERE queue = $1 AND state = $2 RETURNING id), "
+        "history AS (DELETE FROM coord.task_attempts a USING gone WHERE a.task_id = gone.id) "
+        "SELECT count(*) FROM gone",
+        {TEXTOID, TEXTOID});
+    static Statement purge_complete(
+        "WITH gone AS (DELETE FROM coord.tasks_complete WHERE queue = $1 RETURNING id), "
+        "history AS (DELETE FROM coord.task_attempts a USING gone WHERE a.task_id = gone.id) "
+        "SELECT count(*) FROM gone",
+        {TEXTOID});
+    if (state == TaskState::complete)
+        spi.run(purge_complete, {text_param(queue)});
+    else
+        spi.run(purge_active, {text_param(queue), text_param(to_string(state))});
+    return int64_datum(spi.first_row()->get_int64(1).value_or(0));
 }

@@ -1,5 +1,12 @@
 #include "pg/queue/queue_store.hpp"
 
+extern "C" {
+#include "commands/async.h"
+#include "utils/json.h"
+}
+
+#include <string>
+
 namespace coord::pg {
 
 std::optional<QueueInfo> load_queue(Spi& spi, std::string_view queue, QueuePrivilege privilege,
@@ -25,6 +32,19 @@ QueueInfo require_queue_use(Spi& spi, std::string_view queue, QueuePrivilege pri
     require_queue_exists(info ? std::optional<QueueAccess>(info->access) : std::nullopt, queue);
     require_queue_privilege(caller, info->access, queue, privilege, action);
     return *info;
+}
+
+void notify_queue(std::string_view queue) {
+    std::string name(queue);
+    pg_call([&] {
+        StringInfoData buf;
+        initStringInfo(&buf);
+        appendStringInfoString(&buf, "{\"queue\": ");
+        escape_json(&buf, name.c_str());
+        appendStringInfoChar(&buf, '}');
+        Async_Notify("coord_tasks", buf.data);
+        pfree(buf.data);
+    });
 }
 
 }  // namespace coord::pg

@@ -21,4 +21,9 @@ std::optional<QueueInfo> load_queue(Spi& spi, std::string_view queue, QueuePrivi
 QueueInfo require_queue_use(Spi& spi, std::string_view queue, QueuePrivilege privilege,
                             const Caller& caller, std::string_view action);
 
+// NOTIFY coord_tasks '{"queue": ...}' when the transaction commits.
+// PostgreSQL sends one notification per distinct (channel, payload) per
+// transaction: at most one per queue, however many tasks became due.
+void notify_queue(std::string_view queue);
+
 }  // namespace coord::pg

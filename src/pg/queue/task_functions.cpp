@@ -8,8 +8,15 @@
 
 extern "C" {
 #include "access/detoast.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 }
+
+#include <string>
+#include <vector>
 
 using namespace coord;
 using namespace coord::pg;
@@ -29,6 +36,61 @@ std::optional<Datum> json_arg(const Args& args, int i, const char* param) {
     return value;
 }
 
+// The elements of an array argument (none when NULL), checked by the core.
+struct ArrayArg {
+    bool present = false;
+    std::vector<Datum> values;
+    std::optional<std::size_t> first_null;  // 1-based
+};
+ArrayArg array_arg(const Args& args, int i, Oid element_type, const char* param, bool required) {
+    ArrayArg out;
+    std::optional<Datum> array = args.get_datum(i);
+    if (!array) {
+        if (required) require_batch_array(param, false, 0, std::nullopt);
+        return out;
+    }
+    out.present = true;
+    Datum* elems = nullptr;
+    bool* nulls = nullptr;
+    int count = 0;
+    pg_call([&] {
+        ArrayType* a = DatumGetArrayTypeP(*array);
+        if (ARR_NDIM(a) > 1)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("%s must be a one-dimensional array", param)));
+        int16 typlen;
+        bool typbyval;
+        char typalign;
+        get_typlenbyvalalign(element_type, &typlen, &typbyval, &typalign);
+        deconstruct_array(a, element_type, typlen, typbyval, typalign, &elems, &nulls, &count);
+    });
+    out.values.reserve(static_cast<std::size_t>(count));
+    for (int k = 0; k < count; ++k) {
+        if (nulls[k] && !out.first_null) out.first_null = static_cast<std::size_t>(k) + 1;
+        out.values.push_back(elems[k]);
+    }
+    require_batch_array(param, true, out.values.size(), out.first_null);
+    return out;
+}
+
+// A scalar set (RETURNS SETOF bigint) in materialize mode.
+void begin_scalar_set(FunctionCallInfo fcinfo, Oid type) {
+    pg_call([&] {
+        ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+        if (rsinfo == nullptr || !IsA(rsinfo, ReturnSetInfo) ||
+            !(rsinfo->allowedModes & SFRM_Materialize))
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("set-valued function called in context that cannot accept a set")));
+        MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+        TupleDesc desc = CreateTemplateTupleDesc(1);
+        TupleDescInitEntry(desc, 1, "value", type, -1, 0);
+        rsinfo->returnMode = SFRM_Materialize;
+        rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
+        rsinfo->setDesc = desc;
+        MemoryContextSwitchTo(old);
+    });
+}
+
 }  // namespace
 
 COORD_FUNCTION(coord_enqueue) {
@@ -38,15 +100,99 @@ COORD_FUNCTION(coord_enqueue) {
     request.queue = require_queue_name(args.get_text(0));
     std::optional<Datum> payload = json_arg(args, 1, "payload");
     request.payload = require_present(payload, "payload");
-    request.run_at = resolve_run_at(args.get_timestamptz(2), now);
+    std::optional<IntervalParts> run_in;
+    if (!args.is_null(6)) run_in = args.get_interval(6);
+    request.run_at = resolve_run_at_or_in(args.get_timestamptz(2), run_in, now);
     request.priority = require_priority(args.get_int32(3));
-    request.max_attempts = require_max_attempts(args.get_int32(4));
+    std::optional<std::int32_t> max_attempts;  // NULL: the queue's
+    if (!args.is_null(4)) max_attempts = require_max_attempts(args.get_int32(4));
     request.dedupe_key = check_dedupe_key(args.get_text(5));
     CallingRole caller;
     request.enqueued_by = caller.role();  // invoker rights: the caller's role
     Spi spi;
-    require_queue_use(spi, request.queue, QueuePrivilege::produce, caller, "enqueue into");
-    return int64_datum(enqueue_task(spi, request, now));
+    QueueInfo info = require_queue_use(spi, request.queue, QueuePrivilege::produce, caller, "enqueue into");
+    request.max_attempts = max_attempts.value_or(info.max_attempts);
+    std::int64_t id = enqueue_task(spi, request, now);
+    if (info.notify && request.run_at <= now) notify_queue(request.queue);
+    return int64_datum(id);
+}
+
+COORD_FUNCTION(coord_enqueue_many) {
+    Args args(fcinfo);
+    Micros now = now_micros();
+    auto queue = require_queue_name(args.get_text(0));
+    ArrayArg payloads = array_arg(args, 1, JSONBOID, "payloads", true);
+    Micros run_at = resolve_run_at(args.get_timestamptz(2), now);
+    auto priority = require_priority(args.get_int32(3));
+    ArrayArg keys = array_arg(args, 4, TEXTOID, "dedupe_keys", false);
+    if (keys.present) require_same_length("dedupe_keys", keys.values.size(), "payloads", payloads.values.size());
+    std::vector<std::string> key_texts;
+    for (Datum k : keys.values) {
+        ::text* t = reinterpret_cast<::text*>(pg_call([&] { return PG_DETOAST_DATUM_PACKED(k); }));
+        key_texts.emplace_back(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+        check_dedupe_key(std::string_view(key_texts.back()));
+    }
+    for (Datum p : payloads.values) {
+        std::size_t bytes = pg_call([&] { return toast_raw_datum_size(p); });
+        check_json_size(bytes, "payloads");
+    }
+    CallingRole caller;
+    begin_scalar_set(fcinfo, INT8OID);
+    std::vector<std::int64_t> ids;
+    ids.reserve(payloads.values.size());
+    bool notify = false;
+    {
+        Spi spi;
+        QueueInfo info = require_queue_use(spi, queue, QueuePrivilege::produce, caller, "enqueue into");
+        EnqueueRequest request;
+        request.queue = queue;
+        request.run_at = run_at;
+        request.priority = priority;
+        request.max_attempts = info.max_attempts;
+        request.enqueued_by = caller.role();
+        for (std::size_t k = 0; k < payloads.values.size(); ++k) {
+            request.payload = payloads.values[k];
+            request.dedupe_key = keys.present ? std::optional<std::string_view>(key_texts[k]) : std::nullopt;
+            ids.push_back(enqueue_task(spi, request, now));
+        }
+        notify = info.notify && run_at <= now;
+    }
+    if (notify) notify_queue(queue);
+    for (std::int64_t id : ids) {
+        Datum value = Int64GetDatum(id);
+        bool null = false;
+        add_result_row(fcinfo, &value, &null);
+    }
+    return Datum(0);
+}
+
+COORD_FUNCTION(coord_complete_many) {
+    Args args(fcinfo);
+    ArrayArg ids = array_arg(args, 0, INT8OID, "task_ids", true);
+    ArrayArg tokens = array_arg(args, 1, INT8OID, "tokens", true);
+    require_same_length("tokens", tokens.values.size(), "task_ids", ids.values.size());
+    ArrayArg results = array_arg(args, 2, JSONBOID, "results", false);
+    if (results.present) require_same_length("results", results.values.size(), "task_ids", ids.values.size());
+    for (Datum r : results.values) {
+        std::size_t bytes = pg_call([&] { return toast_raw_datum_size(r); });
+        check_json_size(bytes, "results");
+    }
+    CallingRole caller;
+    Micros now = now_micros();
+    begin_result_set(fcinfo);
+    // One call, one transaction: a stale token (PC001, naming the task)
+    // aborts it, and nothing of the batch is written.
+    for (std::size_t k = 0; k < ids.values.size(); ++k) {
+        std::int64_t task_id = DatumGetInt64(ids.values[k]);
+        std::int64_t token = DatumGetInt64(tokens.values[k]);
+        std::optional<Datum> result;
+        if (results.present) result = results.values[k];
+        bool completed = complete_task(task_id, token, caller, result, now);
+        Datum values[2] = {Int64GetDatum(task_id), BoolGetDatum(completed)};
+        bool nulls[2] = {false, false};
+        add_result_row(fcinfo, values, nulls);
+    }
+    return Datum(0);
 }
 
 COORD_FUNCTION(coord_claim) {
@@ -99,10 +245,29 @@ COORD_FUNCTION(coord_fail) {
     std::optional<Micros> retry_in;
     if (!args.is_null(3))
         retry_in = require_non_negative_duration(args.get_interval(3), "retry_in", kMaxRetryDelay);
+    bool retry = require_present(args.get_boolean(4), "retry");
     CallingRole caller;
     Spi spi;
-    TaskState state = fail_task(spi, task_id, token, caller, error, retry_in, now_micros());
+    TaskState state = fail_task(spi, task_id, token, caller, error, retry_in, retry, now_micros());
     return text_datum(to_string(state));
+}
+
+COORD_FUNCTION(coord_cancel) {
+    Args args(fcinfo);
+    auto task_id = task_id_arg(args, 0);
+    CallingRole caller;
+    Spi spi;
+    return BoolGetDatum(cancel_task(spi, task_id, caller, now_micros()));
+}
+
+COORD_FUNCTION(coord_snooze) {
+    Args args(fcinfo);
+    auto task_id = task_id_arg(args, 0);
+    auto token = token_arg(args, 1);
+    auto run_in = require_run_in(args.get_interval(2));
+    CallingRole caller;
+    Spi spi;
+    return timestamptz_datum(snooze_task(spi, task_id, token, caller, run_in, now_micros()));
 }
 
 COORD_FUNCTION(coord_retry_dead) {
@@ -148,5 +313,47 @@ COORD_FUNCTION(coord_task) {
         }
     }
     add_result_row(fcinfo, values, nulls);
+    return Datum(0);
+}
+
+// coord.queue_task_list() (the view coord.queue_tasks): the tasks of the
+// queues the caller may observe, read as the extension owner for the caller's
+// role. A function, not a view over the tables, so that an administrator may
+// still retype a column of the task tables (see README, "Changing the
+// extension's tables"): payload is cast back to jsonb.
+COORD_FUNCTION(coord_queue_task_list) {
+    constexpr int kColumns = 14;
+    CallingRole caller;
+    begin_result_set(fcinfo);
+    static Statement list(
+        "WITH observable AS ("
+        "  SELECT q.queue FROM coord.queue_state q "
+        "  WHERE pg_catalog.pg_has_role($1::pg_catalog.oid, q.created_by::pg_catalog.oid, 'USAGE') "
+        "     OR $2 "
+        "     OR EXISTS (SELECT 1 FROM coord.queue_grants g "
+        "                WHERE g.queue = q.queue AND g.privilege = 'observe' "
+        "                  AND pg_catalog.pg_has_role($1::pg_catalog.oid, g.role::pg_catalog.oid, 'USAGE'))) "
+        "SELECT t.id, t.queue, t.state, t.priority, t.run_at, t.attempts, t.max_attempts, t.worker, "
+        "       t.claimed_at, t.lease_expires_at, t.last_error, t.created_at, t.finished_at, "
+        "       t.payload::pg_catalog.jsonb "
+        "FROM coord.tasks t WHERE t.queue IN (SELECT queue FROM observable) "
+        "UNION ALL "
+        "SELECT c.id, c.queue, 'complete', c.priority, NULL, c.attempts, c.max_attempts, c.worker, "
+        "       c.started_at, NULL, NULL, c.created_at, c.completed_at, c.payload::pg_catalog.jsonb "
+        "FROM coord.tasks_complete c WHERE c.queue IN (SELECT queue FROM observable)",
+        {REGROLEOID, BOOLOID});
+    Spi spi;
+    std::uint64_t n = spi.run(list, {role_param(caller.role()), bool_param(caller.is_admin())});
+    Datum values[kColumns];
+    bool nulls[kColumns];
+    for (std::uint64_t r = 0; r < n; ++r) {
+        Row row = spi.row(r);
+        for (int i = 0; i < kColumns; ++i) {
+            std::optional<Datum> value = row.get_datum_copy(i + 1, spi.caller_context());
+            values[i] = value.value_or(Datum(0));
+            nulls[i] = !value;
+        }
+        add_result_row(fcinfo, values, nulls);
+    }
     return Datum(0);
 }

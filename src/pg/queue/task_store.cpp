@@ -1,5 +1,6 @@
 #include "core/common/error.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/queue/queue_store.hpp"
 #include "pg/queue/task_move.hpp"
 #include "pg/queue/task_store.hpp"
 
@@ -60,7 +61,7 @@ bool end_attempt(Spi& spi, std::int64_t task_id, std::int64_t token, const Retry
         "         claimed_at = NULL, lease_expires_at = NULL, claimed_by = NULL, "
         "         last_error = COALESCE($5, pg_catalog.format('claim expired at %s (worker %s)', "
         "                                                     old.lease_expires_at, old.worker)), "
-        "         finished_at = CASE WHEN $3 = 'dead' THEN $6 END "
+        "         finished_at = CASE WHEN $3 IN ('dead', 'cancelled') THEN $6 END "
         "  FROM old WHERE t.id = old.id AND t.state = 'processing' AND t.token = old.token "
         "  RETURNING t.id, t.last_error) "
         "INSERT INTO coord.task_attempts "
@@ -78,6 +79,83 @@ bool end_attempt(Spi& spi, std::int64_t task_id, std::int64_t token, const Retry
 
 double jitter() { return pg_prng_double(&pg_global_prng_state); }
 
+Micros backoff_cap_of(Spi& spi, std::int64_t task_id) {
+    static Statement cap(
+        "SELECT (pg_catalog.date_part('epoch', q.backoff_max) * 1000000)::pg_catalog.int8 "
+        "FROM coord.tasks t JOIN coord.queue_state q ON q.queue = t.queue WHERE t.id = $1",
+        {INT8OID}, /*generic_plan=*/true);
+    if (spi.run(cap, {int64_param(task_id)}) != 1) return kBackoffCap;
+    return spi.first_row()->get_int64(1).value_or(kBackoffCap);
+}
+
+bool cancel_task(Spi& spi, std::int64_t task_id, const Caller& caller, Micros now) {
+    static Statement look_up(
+        "SELECT state, queue, enqueued_by, token FROM coord.tasks WHERE id = $1 FOR UPDATE", {INT8OID});
+    static Statement complete("SELECT queue, enqueued_by FROM coord.tasks_complete WHERE id = $1",
+                              {INT8OID});
+    std::optional<TaskState> state;
+    std::string queue;
+    Oid enqueued_by = InvalidOid;
+    std::int64_t token = 0;
+    if (spi.run(look_up, {int64_param(task_id)}) == 1) {
+        Row row = *spi.first_row();
+        state = parse_task_state(row.get_text(1).value_or(""));
+        if (!state) throw Error(sqlstate::internal_error, "task row with an unknown state");
+        queue = row.get_text(2).value_or("");
+        enqueued_by = row.get_oid(3).value_or(InvalidOid);
+        token = row.get_int64(4).value_or(0);
+    } else if (spi.run(complete, {int64_param(task_id)}) == 1) {
+        Row row = *spi.first_row();
+        state = TaskState::complete;
+        queue = row.get_text(1).value_or("");
+        enqueued_by = row.get_oid(2).value_or(InvalidOid);
+    }
+    if (state && !may_read(caller, enqueued_by)) {
+        // Not the enqueuer's: a role with consume on the queue may cancel it.
+        std::optional<QueueInfo> info = load_queue(spi, queue, QueuePrivilege::consume, caller.role());
+        if (!info || !may_use_queue(caller, info->access))
+            require_queue_privilege(caller, info ? info->access : QueueAccess{enqueued_by, false}, queue,
+                                    QueuePrivilege::consume, "cancel the tasks of");
+    }
+    if (!decide_cancel(state, task_id)) return false;
+    if (*state == TaskState::processing) {
+        // The running attempt ends as cancelled (history); its token is stale.
+        if (!end_attempt(spi, task_id, token, RetryDecision{TaskState::cancelled, now}, "cancelled",
+                         "cancelled", now, false))
+            throw Error(sqlstate::serialization_failure,
+                        fmt::format("task {} changed during cancel", task_id));
+        return true;
+    }
+    static Statement cancel_pending(
+        "UPDATE coord.tasks SET state = 'cancelled', finished_at = $2, last_error = 'cancelled' "
+        "WHERE id = $1 AND state = 'pending'",
+        {INT8OID, TIMESTAMPTZOID});
+    return spi.run(cancel_pending, {int64_param(task_id), timestamptz_param(now)}) == 1;
+}
+
+Micros snooze_task(Spi& spi, std::int64_t task_id, std::int64_t token, const Caller& caller,
+                   Micros run_in, Micros now) {
+    // Back to pending without counting the attempt: no history row (the next
+    // claim is that attempt again), the claim's token is stale afterwards.
+    static Statement snooze(
+        "UPDATE coord.tasks SET state = 'pending', run_at = $3, attempts = attempts - 1, "
+        "       worker = NULL, execution_id = NULL, claimed_at = NULL, lease_expires_at = NULL, "
+        "       claimed_by = NULL "
+        "WHERE id = $1 AND state = 'processing' AND token = $2 AND claimed_by = $4",
+        {INT8OID, INT8OID, TIMESTAMPTZOID, REGROLEOID}, /*generic_plan=*/true);
+    Micros run_at = now + run_in;
+    auto snooze_as = [&](Oid role) {
+        return spi.run(snooze, {int64_param(task_id), int64_param(token), timestamptz_param(run_at),
+                                role_param(role)}) == 1;
+    };
+    if (snooze_as(caller.role())) return run_at;
+    std::optional<TaskClaimState> state = load_claim_state(spi, task_id);  // locked
+    require_current_claim(state, task_id, token, "snooze");
+    require_claim_role(*state, task_id, caller, "snooze");
+    if (state->claimed_by != caller.role() && snooze_as(state->claimed_by)) return run_at;
+    throw Error(sqlstate::lease_lost, fmt::format("cannot snooze task {}: claim {} changed", task_id, token));
+}
+
 std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
     // Without a dedupe_key a plain insert (no speculative insertion).
     static Statement insert_plain(
@@ -90,7 +168,8 @@ std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
         "INSERT INTO coord.tasks (queue, state, payload, priority, run_at, max_attempts, "
         "                         dedupe_key, created_at, enqueued_by) "
         "VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8) "
-        "ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND state <> 'dead' "
+        "ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL "
+        "                                AND state IN ('pending', 'processing') "
         "DO NOTHING RETURNING id",
         {TEXTOID, kJsonb, INT4OID, TIMESTAMPTZOID, INT4OID, TEXTOID, TIMESTAMPTZOID, REGROLEOID});
     if (!r.dedupe_key) {
@@ -101,7 +180,8 @@ std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
         return *spi.first_row()->get_int64(1);
     }
     static Statement existing(
-        "SELECT id FROM coord.tasks WHERE queue = $1 AND dedupe_key = $2 AND state <> 'dead'",
+        "SELECT id FROM coord.tasks WHERE queue = $1 AND dedupe_key = $2 "
+        "AND state IN ('pending', 'processing')",
         {TEXTOID, TEXTOID});
     // A conflicting task may finish between the insert and the look-up;
     // then the next insert succeeds.
@@ -224,11 +304,11 @@ bool complete_task(std::int64_t task_id, std::int64_t token, const Caller& calle
 }
 
 TaskState fail_task(Spi& spi, std::int64_t task_id, std::int64_t token, const Caller& caller,
-                    const std::string& error, std::optional<Micros> retry_in, Micros now) {
+                    const std::string& error, std::optional<Micros> retry_in, bool retry, Micros now) {
     std::optional<TaskClaimState> state = load_claim_state(spi, task_id);
     require_current_claim(state, task_id, token, "fail");
     require_claim_role(*state, task_id, caller, "fail");
-    RetryDecision next = decide_retry(*state, now, retry_in, jitter());
+    RetryDecision next = decide_retry(*state, now, retry_in, jitter(), retry, backoff_cap_of(spi, task_id));
     if (!end_attempt(spi, task_id, token, next, "failed", error, now, false))
         throw Error(sqlstate::lease_lost, fmt::format("cannot fail task {}: claim {} changed", task_id, token));
     return next.next;
@@ -237,7 +317,7 @@ TaskState fail_task(Spi& spi, std::int64_t task_id, std::int64_t token, const Ca
 bool retry_dead_task(Spi& spi, std::int64_t task_id, Micros now) {
     static Statement duplicate(
         "SELECT o.id FROM coord.tasks t JOIN coord.tasks o "
-        "  ON o.queue = t.queue AND o.dedupe_key = t.dedupe_key AND o.state <> 'dead' "
+        "  ON o.queue = t.queue AND o.dedupe_key = t.dedupe_key AND o.state IN ('pending', 'processing') "
         "WHERE t.id = $1",
         {INT8OID});
     static Statement revive(
@@ -258,13 +338,17 @@ std::pair<std::int64_t, std::int64_t> requeue_expired_claims(Spi& spi, Micros no
     // Rows a client is completing right now are locked: skipped, not waited
     // for; if still expired they are requeued by the next sweep.
     static Statement expired(
-        "SELECT id, token, attempts, max_attempts FROM coord.tasks "
-        "WHERE state = 'processing' AND lease_expires_at < $1 "
-        "ORDER BY lease_expires_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        "SELECT t.id, t.token, t.attempts, t.max_attempts, "
+        "       (SELECT (pg_catalog.date_part('epoch', q.backoff_max) * 1000000)::pg_catalog.int8 "
+        "        FROM coord.queue_state q WHERE q.queue = t.queue) "
+        "FROM coord.tasks t "
+        "WHERE t.state = 'processing' AND t.lease_expires_at < $1 "
+        "ORDER BY t.lease_expires_at, t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED",
         {TIMESTAMPTZOID, INT4OID});
     struct Seen {
         std::int64_t id;
         TaskClaimState state;
+        Micros backoff_cap;
     };
     std::vector<Seen> seen;
     std::uint64_t n = spi.run(expired, {timestamptz_param(now), int32_param(static_cast<std::int32_t>(limit))});
@@ -272,11 +356,12 @@ std::pair<std::int64_t, std::int64_t> requeue_expired_claims(Spi& spi, Micros no
         Row row = spi.row(i);
         seen.push_back(Seen{*row.get_int64(1),
                             TaskClaimState{TaskState::processing, *row.get_int64(2),
-                                           *row.get_int32(3), *row.get_int32(4)}});
+                                           *row.get_int32(3), *row.get_int32(4)},
+                            row.get_int64(5).value_or(kBackoffCap)});
     }
     std::int64_t requeued = 0, dead = 0;
     for (const Seen& s : seen) {
-        RetryDecision next = decide_retry(s.state, now, std::nullopt, jitter());
+        RetryDecision next = decide_retry(s.state, now, std::nullopt, jitter(), true, s.backoff_cap);
         if (!end_attempt(spi, s.id, s.state.token, next, "expired", std::nullopt, now, true)) continue;
         (next.next == TaskState::dead ? dead : requeued) += 1;
     }
@@ -296,7 +381,19 @@ std::int64_t prune_completed(Spi& spi, Micros before, long limit) {
         "SELECT count(*) FROM gone",
         {TIMESTAMPTZOID, INT4OID});
     spi.run(prune, {timestamptz_param(before), int32_param(static_cast<std::int32_t>(limit))});
-    return spi.first_row()->get_int64(1).value_or(0);
+    std::int64_t pruned = spi.first_row()->get_int64(1).value_or(0);
+    // Cancelled tasks are kept as long as completed ones.
+    static Statement prune_cancelled(
+        "WITH gone AS ("
+        "  DELETE FROM coord.tasks WHERE id = ANY (ARRAY("
+        "    SELECT id FROM coord.tasks WHERE state = 'cancelled' AND finished_at < $1 LIMIT $2 "
+        "    FOR UPDATE SKIP LOCKED)) AND state = 'cancelled' "
+        "  RETURNING id), "
+        "history AS (DELETE FROM coord.task_attempts a USING gone WHERE a.task_id = gone.id) "
+        "SELECT count(*) FROM gone",
+        {TIMESTAMPTZOID, INT4OID});
+    spi.run(prune_cancelled, {timestamptz_param(before), int32_param(static_cast<std::int32_t>(limit))});
+    return pruned + spi.first_row()->get_int64(1).value_or(0);
 }
 
 }  // namespace coord::pg

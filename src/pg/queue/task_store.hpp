@@ -42,7 +42,15 @@ Micros heartbeat_task(Spi& spi, std::int64_t task_id, std::int64_t token, const 
 bool complete_task(std::int64_t task_id, std::int64_t token, const Caller& caller,
                    std::optional<Datum> result, Micros now);
 TaskState fail_task(Spi& spi, std::int64_t task_id, std::int64_t token, const Caller& caller,
-                    const std::string& error, std::optional<Micros> retry_in, Micros now);
+                    const std::string& error, std::optional<Micros> retry_in, bool retry, Micros now);
+// The backoff cap of the task's queue (its backoff_max).
+Micros backoff_cap_of(Spi& spi, std::int64_t task_id);
+// cancel: the enqueuer (a role with its privileges), a role with consume on
+// the queue, or coord_admin (42501 otherwise); 42704 for an unknown task.
+bool cancel_task(Spi& spi, std::int64_t task_id, const Caller& caller, Micros now);
+// snooze: the claim's role (or coord_admin); PC001 for a stale token.
+Micros snooze_task(Spi& spi, std::int64_t task_id, std::int64_t token, const Caller& caller,
+                   Micros run_in, Micros now);
 bool retry_dead_task(Spi& spi, std::int64_t task_id, Micros now);
 
 // Sweep: requeue (or dead-letter) up to `limit` processing tasks whose claim

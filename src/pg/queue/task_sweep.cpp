@@ -60,10 +60,12 @@ void task_step(SweepContext& ctx) {
                  firing_from(ctx.spi, stuck,
                              {timestamptz_param(ctx.now), timestamptz_param(ctx.now - task_stuck_alert_after())}));
 
+    // Not the last error: every coord_user reads the alerts (and any role
+    // can LISTEN coord_alerts), while a task's errors are for the roles that
+    // may read the task (coord.task()).
     static Statement dead_tasks(
         "SELECT id::text, pg_catalog.json_build_object('queue', queue, 'attempts', attempts, "
-        "  'max_attempts', max_attempts, 'died_at', finished_at, "
-        "  'last_error', pg_catalog.left(last_error, 1000))::text "
+        "  'max_attempts', max_attempts, 'died_at', finished_at)::text "
         "FROM coord.tasks WHERE state = 'dead' ORDER BY id",
         {});
     sync_counted(ctx, "task_dead", firing_from(ctx.spi, dead_tasks, {}));

@@ -1,27 +1,9 @@
 -- The fuzz test's fixtures (schema fuzz_ctx, outside coord): holdings and
 -- records for the fuzzed calls' other arguments, kept current before every
--- case, and a checksum of every coord table.
+-- case; the checksum of every coord table is fault_check.checksum().
 
 CREATE SCHEMA fuzz_ctx;
-
--- Every table of schema coord (found from the catalog when this runs): row
--- count and an order-independent sum of row hashes, per table, in one
--- static query (plpgsql keeps its plan).
-DO $do$
-DECLARE
-    parts text[] := '{}';
-    r record;
-BEGIN
-    FOR r IN SELECT c.oid::regclass AS rel, c.relname FROM pg_class c
-             WHERE c.relnamespace = 'coord'::regnamespace AND c.relkind IN ('r', 'p')
-             ORDER BY c.relname LOOP
-        parts := parts || format('(SELECT %L || ''='' || count(*) || '':'' || coalesce(sum(hash_record_extended(t, 0)), 0) FROM %s t)',
-                                 r.relname, r.rel);
-    END LOOP;
-    EXECUTE format($f$CREATE FUNCTION fuzz_ctx.checksum() RETURNS text LANGUAGE plpgsql AS $b$
-        BEGIN RETURN concat_ws(';', %s); END $b$$f$, array_to_string(parts, ', '));
-END $do$;
-SELECT fuzz_ctx.checksum() IS NOT NULL AS every_coord_table_hashes;
+\ir ../checksum.sql
 
 -- The queue the fuzzed calls name (a case may alter or drop it: then 42704).
 SELECT coord.queue_create('fuzz-queue');
@@ -120,6 +102,6 @@ BEGIN
         PERFORM coord.auction_open(auction, closes_at::timestamptz, 0);
     END IF;
 
-    checksum := fuzz_ctx.checksum();
+    checksum := fault_check.checksum();
     postmaster_pid := split_part(pg_read_file('postmaster.pid'), E'\n', 1)::integer;
 END $$;

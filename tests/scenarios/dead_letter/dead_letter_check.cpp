@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
                     "SELECT p ->> 'event' = 'raised' AND p ->> 'kind' = 'task_dead' "
                     "   AND p ->> 'subject' = $2 AND p -> 'detail' ->> 'queue' = 'fragile' "
                     "   AND (p -> 'detail' ->> 'attempts')::int = $3::int "
-                    "   AND p -> 'detail' ->> 'last_error' = 'smtp: connection refused' "
+                    "   AND NOT (p -> 'detail' ? 'last_error') "
                     "   AND (p ->> 'id')::bigint IS NOT NULL "
                     "FROM (SELECT $1::jsonb AS p) s",
                     {payload, task_id, max_attempts});
