@@ -5,6 +5,12 @@
 //   queue_bench throughput coord|hand WORKERS BATCH SECONDS     -> tasks/s
 //       each worker: claim up to BATCH (one transaction), then complete
 //       each claimed task in its own transaction
+//   queue_bench batched    coord|hand WORKERS BATCH SECONDS     -> tasks/s
+//       each worker: claim up to BATCH (one transaction), then complete them
+//       all in one statement (coord.complete_many; by hand an UPDATE over
+//       = ANY ids)
+//   queue_bench enqueue_many coord|hand CLIENTS SECONDS         -> tasks/s
+//       100 tasks per statement (coord.enqueue_many; a 100-row INSERT)
 //   queue_bench latency    coord|hand CLAIMS                    -> p50 p95 (microseconds)
 //       one worker: claim one task (timed), complete it (not timed);
 //       synchronous_commit off in this session
@@ -61,6 +67,9 @@ void prepare_all(Conn& db, bool coord) {
         db.prepare("enqueue", "SELECT coord.enqueue('bench', '{\"n\": 1}')");
         db.prepare("claim", "SELECT task_id, token FROM coord.claim('bench', $1, '10 minutes', $2::int)");
         db.prepare("complete", "SELECT coord.complete($1::bigint, $2::bigint)");
+        db.prepare("complete_many", "SELECT count(*) FROM coord.complete_many($1::bigint[], $2::bigint[])");
+        db.prepare("enqueue_many",
+                   "SELECT count(*) FROM coord.enqueue_many('bench', array_fill('{\"n\": 1}'::jsonb, ARRAY[100]))");
     } else {
         db.prepare("enqueue", "INSERT INTO hand_queue (queue, payload) VALUES ('bench', '{\"n\": 1}') RETURNING id");
         db.prepare("claim",
@@ -73,6 +82,12 @@ void prepare_all(Conn& db, bool coord) {
         db.prepare("complete",
                    "UPDATE hand_queue SET state = 'done', finished_at = now() "
                    "WHERE id = $1::bigint AND state = 'processing' AND attempts = $2::int");
+        db.prepare("complete_many",
+                   "UPDATE hand_queue SET state = 'done', finished_at = now() "
+                   "WHERE id = ANY ($1::bigint[]) AND state = 'processing'");
+        db.prepare("enqueue_many",
+                   "INSERT INTO hand_queue (queue, payload) SELECT 'bench', '{\"n\": 1}' "
+                   "FROM generate_series(1, 100)");
     }
 }
 
@@ -88,6 +103,64 @@ int enqueue_bench(bool coord, int clients, int seconds) {
             while (Clock::now() < until) {
                 PQclear(db.run("enqueue", {}));
                 ++n;
+            }
+            done += n;
+        });
+    for (auto& t : threads) t.join();
+    std::printf("%.0f\n", static_cast<double>(done) / seconds);
+    return 0;
+}
+
+int enqueue_many_bench(bool coord, int clients, int seconds) {
+    std::atomic<long> done{0};
+    std::vector<std::thread> threads;
+    auto until = Clock::now() + std::chrono::seconds(seconds);
+    for (int i = 0; i < clients; ++i)
+        threads.emplace_back([&] {
+            Conn db;
+            prepare_all(db, coord);
+            long n = 0;
+            while (Clock::now() < until) {
+                PQclear(db.run("enqueue_many", {}));
+                n += 100;
+            }
+            done += n;
+        });
+    for (auto& t : threads) t.join();
+    std::printf("%.0f\n", static_cast<double>(done) / seconds);
+    return 0;
+}
+
+int batched_bench(bool coord, int workers, int batch, int seconds) {
+    std::atomic<long> done{0};
+    std::vector<std::thread> threads;
+    auto until = Clock::now() + std::chrono::seconds(seconds);
+    std::string batch_text = std::to_string(batch);
+    for (int i = 0; i < workers; ++i)
+        threads.emplace_back([&, i] {
+            Conn db;
+            prepare_all(db, coord);
+            std::string name = "bench-worker-" + std::to_string(i);
+            long n = 0;
+            while (Clock::now() < until) {
+                PGresult* claimed = db.run("claim", {name.c_str(), batch_text.c_str()});
+                int rows = PQntuples(claimed);
+                if (rows == 0) {
+                    PQclear(claimed);
+                    std::fprintf(stderr, "backlog exhausted\n");
+                    break;
+                }
+                std::string ids = "{", tokens = "{";
+                for (int r = 0; r < rows; ++r) {
+                    ids += (r ? "," : "") + std::string(PQgetvalue(claimed, r, 0));
+                    tokens += (r ? "," : "") + std::string(PQgetvalue(claimed, r, 1));
+                }
+                ids += "}";
+                tokens += "}";
+                PQclear(claimed);
+                PQclear(db.run("complete_many", coord ? std::initializer_list<const char*>{ids.c_str(), tokens.c_str()}
+                                                      : std::initializer_list<const char*>{ids.c_str()}));
+                n += rows;
             }
             done += n;
         });
@@ -163,6 +236,10 @@ int main(int argc, char** argv) {
         if (mode == "enqueue" && argc == 5) return enqueue_bench(coord, std::stoi(argv[3]), std::stoi(argv[4]));
         if (mode == "throughput" && argc == 6)
             return throughput_bench(coord, std::stoi(argv[3]), std::stoi(argv[4]), std::stoi(argv[5]));
+        if (mode == "batched" && argc == 6)
+            return batched_bench(coord, std::stoi(argv[3]), std::stoi(argv[4]), std::stoi(argv[5]));
+        if (mode == "enqueue_many" && argc == 5)
+            return enqueue_many_bench(coord, std::stoi(argv[3]), std::stoi(argv[4]));
         if (mode == "latency" && argc == 4) return latency_bench(coord, std::stoi(argv[3]));
         throw std::runtime_error("bad arguments");
     } catch (const std::exception& e) {

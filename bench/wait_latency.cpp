@@ -133,7 +133,7 @@ void cycle_search_bench() {
                 int to = variant == 0 ? (i + 1) % n : (i < n - 2 ? i + 1 : (i == n - 2 ? n - 1 : n - 2));
                 g.add_edge({"owner-" + std::to_string(i), "lease-" + std::to_string(i),
                             "owner-" + std::to_string(to), coord::WaitEdge::Kind::held,
-                            static_cast<std::uint64_t>(i + 1), 0});
+                            static_cast<std::uint64_t>(i + 1), 0, {}, {}});
             }
             (void)g.node_count();  // builds the index
             auto t1 = Clock::now();

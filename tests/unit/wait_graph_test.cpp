@@ -15,12 +15,12 @@ std::uint64_t next_request = 1;
 WaitEdge held(const std::string& waiter, const std::string& name, const std::string& holder,
               std::uint64_t request = 0) {
     return WaitEdge{waiter, name, holder, WaitEdge::Kind::held,
-                    request ? request : next_request++, 0};
+                    request ? request : next_request++, 0, {}, {}};
 }
 
 WaitEdge queued(const std::string& waiter, const std::string& name, const std::string& ahead,
                 std::uint64_t request) {
-    return WaitEdge{waiter, name, ahead, WaitEdge::Kind::queued, request, 0};
+    return WaitEdge{waiter, name, ahead, WaitEdge::Kind::queued, request, 0, {}, {}};
 }
 
 // A cycle is well formed: consecutive edges chain and the last one closes it.

@@ -21,8 +21,8 @@ void WaitGraph::build_index() const {
     bc::vector<std::string_view> names;
     names.reserve(edges_.size() * 2);
     for (const WaitEdge& e : edges_) {
-        names.push_back(e.waiter);
-        names.push_back(e.holder);
+        names.push_back(e.waiter_key());
+        names.push_back(e.holder_key());
     }
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
@@ -37,8 +37,8 @@ void WaitGraph::build_index() const {
     out_.clear();
     out_.resize(names.size());
     for (std::size_t i = 0; i < edges_.size(); ++i) {
-        to_[i] = id_of(edges_[i].holder);
-        out_[id_of(edges_[i].waiter)].push_back(static_cast<std::uint32_t>(i));
+        to_[i] = id_of(edges_[i].holder_key());
+        out_[id_of(edges_[i].waiter_key())].push_back(static_cast<std::uint32_t>(i));
     }
     indexed_ = true;
 }

@@ -35,10 +35,18 @@ struct WaitEdge {
     Kind kind = Kind::held;
     std::uint64_t request = 0;    // the waiting request (arrival sequence number: larger = younger)
     Micros waiting_since = 0;
+    // The graph's vertices when they are not the owner strings: the waiting
+    // session and the session waited for (wait_state.hpp uses one vertex
+    // per session; several sessions may act as one owner). Empty: the owner.
+    std::string waiter_vertex;
+    std::string holder_vertex;
+
+    std::string_view waiter_key() const { return waiter_vertex.empty() ? waiter : waiter_vertex; }
+    std::string_view holder_key() const { return holder_vertex.empty() ? holder : holder_vertex; }
 };
 
-// A cycle: edges[i].holder == edges[i + 1].waiter, and the last edge's holder
-// is the first edge's waiter.
+// A cycle: edges[i].holder_key() == edges[i + 1].waiter_key(), and the last
+// edge's holder is the first edge's waiter.
 struct WaitCycle {
     std::vector<WaitEdge> edges;
 };
@@ -68,7 +76,7 @@ public:
     }
     std::size_t edge_count() const { return edges_.size(); }
 
-    // A cycle that goes through `owner`, if there is one.
+    // A cycle that goes through vertex `owner` (an owner, or a vertex key), if there is one.
     std::optional<WaitCycle> find_cycle_through(std::string_view owner) const;
 
     // Any cycle, if there is one.

@@ -4,6 +4,9 @@ extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relscan.h"
+#include "access/subtrans.h"
+#include "access/transam.h"
+#include "access/xact.h"
 #include "access/tableam.h"
 #include "catalog/pg_index.h"
 #include "storage/lmgr.h"
@@ -195,6 +198,24 @@ TransactionId key_row_writer_in_progress(Relation table, Oid unique_index, ScanK
     }
     systable_endscan(scan);
     return writer;
+}
+
+KeyRowWriter key_row_writer(Relation table, Oid unique_index, ScanKeyData* keys, int nkeys) {
+    use_index_collations(keys, nkeys, unique_index);
+    SnapshotData dirty;
+    InitDirtySnapshot(dirty);
+    SysScanDesc scan = begin_key_scan(table, unique_index, &dirty, keys, nkeys);
+    KeyRowWriter out;
+    while (HeapTuple row = systable_getnext(scan)) {
+        if (TransactionIdIsValid(dirty.xmax)) out.other = dirty.xmax;
+        else if (TransactionIdIsValid(dirty.xmin)) out.other = dirty.xmin;
+        else if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(row->t_data))) out.mine = true;
+        if (TransactionIdIsValid(out.other) || out.mine) break;
+    }
+    systable_endscan(scan);
+    if (TransactionIdIsValid(out.other) && TransactionIdFollowsOrEquals(out.other, TransactionXmin))
+        out.other = SubTransGetTopmostTransaction(out.other);
+    return out;
 }
 
 }  // namespace coord::pg

@@ -50,4 +50,16 @@ bool key_insert_in_progress(Relation table, Oid unique_index, ScanKeyData* keys,
 TransactionId key_row_writer_in_progress(Relation table, Oid unique_index, ScanKeyData* keys,
                                          int nkeys);
 
+// Who decides the next state of the row of this key, for a wait-for graph:
+// `other`, the top-level transaction id of another transaction still in
+// progress that is inserting, updating or deleting it (as
+// key_row_writer_in_progress, subtransactions mapped to their top level when
+// pg_subtrans still knows them), or `mine` when the version a dirty snapshot
+// returns was written by this transaction. Waits for nothing.
+struct KeyRowWriter {
+    TransactionId other = InvalidTransactionId;
+    bool mine = false;
+};
+KeyRowWriter key_row_writer(Relation table, Oid unique_index, ScanKeyData* keys, int nkeys);
+
 }  // namespace coord::pg

@@ -298,6 +298,20 @@ std::optional<LeaseRecord> read_lease_row(std::string_view name) {
     return LeaseRowRead(name, LeaseAccess::look).current();
 }
 
+LeaseRowWriter lease_row_writer(std::string_view name) {
+    return pg_call([&] {
+        LeaseRelations rel = lease_relations();
+        Relation table = table_open(rel.table, AccessShareLock);
+        const RelationLayout& layout = lease_columns.require_layout(table);
+        ScanKeyData key;
+        ScanKeyInit(&key, layout.attnum[column::name], BTEqualStrategyNumber, F_TEXTEQ,
+                    PointerGetDatum(text_of(name)));
+        KeyRowWriter w = key_row_writer(table, rel.index, &key, 1);
+        table_close(table, AccessShareLock);
+        return LeaseRowWriter{w.other, w.mine};
+    });
+}
+
 std::optional<LeaseRecord> read_latest_lease_row(std::string_view name) {
     return LeaseRowRead(name, LeaseAccess::look_latest).current();
 }

@@ -82,6 +82,16 @@ std::optional<LeaseRecord> read_lease_row(std::string_view name);
 // The same with the latest snapshot: every transaction committed by now.
 std::optional<LeaseRecord> read_latest_lease_row(std::string_view name);
 
+// Who decides the lease's next state (the wait-for graph, waiting.hpp):
+// another open transaction writing its row (top-level xid), or this
+// transaction (mine), as a dirty-snapshot index probe sees it; else the
+// committed row decides. Waits for nothing.
+struct LeaseRowWriter {
+    TransactionId other = InvalidTransactionId;
+    bool mine = false;
+};
+LeaseRowWriter lease_row_writer(std::string_view name);
+
 // Inserts the first row of a name (INSERT ... ON CONFLICT (name) DO NOTHING,
 // through the executor); false when a concurrent session inserted it.
 bool insert_first_lease_row(Spi& spi, std::string_view name, const LeaseRecord& first);

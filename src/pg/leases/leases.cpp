@@ -76,6 +76,7 @@ std::optional<LeaseRecord> read_lease(std::string_view name) {
 
 std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_view owner,
                                  const Caller& caller, Micros ttl) {
+    note_owner_session(owner);
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
         // A name held in memory is busy (memory_table.hpp).
         if (acquire_grants_new_holding(current, now) && !pin_for_durable_grant(name))
@@ -91,6 +92,7 @@ std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_vi
 
 AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::string_view owner,
                                        const Caller& caller, Micros ttl, bool new_holding_allowed) {
+    note_owner_session(owner);
     for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
         LeaseRowRead read(name, LeaseAccess::change);
         const std::optional<LeaseRecord>& current = read.current();
@@ -124,6 +126,7 @@ Micros renew(Spi& spi, std::string_view name, Token token, const Caller& caller,
     if (std::optional<Micros> memory = memory_renew(name, token, caller, ttl)) return *memory;
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
         Micros expires_at = decide_renew(current, name, token, caller, now, ttl);
+        if (current && current->owner) note_owner_session(*current->owner);
         LeaseRecord next = *current;
         next.expires_at = expires_at;
         return LeaseChange<Micros>{expires_at, next};
@@ -135,6 +138,7 @@ bool release(Spi& spi, std::string_view name, Token token, const Caller& caller)
     return change_lease(spi, name, [&](const std::optional<LeaseRecord>& current, Micros now) {
         if (!decide_release(current, name, token, caller, now))
             return LeaseChange<bool>{false, std::nullopt};
+        if (current->owner) note_owner_session(*current->owner);
         return LeaseChange<bool>{true, released(*current, name, now)};
     });
 }

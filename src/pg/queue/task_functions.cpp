@@ -150,10 +150,14 @@ COORD_FUNCTION(coord_enqueue_many) {
         request.priority = priority;
         request.max_attempts = info.max_attempts;
         request.enqueued_by = caller.role();
-        for (std::size_t k = 0; k < payloads.values.size(); ++k) {
-            request.payload = payloads.values[k];
-            request.dedupe_key = keys.present ? std::optional<std::string_view>(key_texts[k]) : std::nullopt;
-            ids.push_back(enqueue_task(spi, request, now));
+        if (!keys.present) {
+            ids = enqueue_tasks(spi, request, *args.get_datum(1), now);
+        } else {
+            for (std::size_t k = 0; k < payloads.values.size(); ++k) {
+                request.payload = payloads.values[k];
+                request.dedupe_key = std::optional<std::string_view>(key_texts[k]);
+                ids.push_back(enqueue_task(spi, request, now));
+            }
         }
         notify = info.notify && run_at <= now;
     }

@@ -198,6 +198,28 @@ std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
                 fmt::format("task with dedupe_key \"{}\" kept changing during enqueue", *r.dedupe_key));
 }
 
+std::vector<std::int64_t> enqueue_tasks(Spi& spi, const EnqueueRequest& r, Datum payloads, Micros now) {
+    // Identity values are drawn in the order the rows are inserted (ORDER BY
+    // the element's position), so ascending ids are the input order.
+    static Statement insert_many(
+        "INSERT INTO coord.tasks (queue, state, payload, priority, run_at, max_attempts, created_at, "
+        "                         enqueued_by) "
+        "SELECT $1, 'pending', u.p, $3, $4, $5, $6, $7 "
+        "FROM pg_catalog.unnest($2::pg_catalog.jsonb[]) WITH ORDINALITY AS u(p, n) ORDER BY u.n "
+        "RETURNING id",
+        {TEXTOID, JSONBARRAYOID, INT4OID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, REGROLEOID},
+        /*generic_plan=*/true);
+    std::uint64_t n = spi.run(insert_many, {text_param(r.queue), datum_param(JSONBARRAYOID, payloads),
+                                            int32_param(r.priority), timestamptz_param(r.run_at),
+                                            int32_param(r.max_attempts), timestamptz_param(now),
+                                            role_param(r.enqueued_by)});
+    std::vector<std::int64_t> ids;
+    ids.reserve(n);
+    for (std::uint64_t i = 0; i < n; ++i) ids.push_back(*spi.row(i).get_int64(1));
+    std::sort(ids.begin(), ids.end());
+    return ids;
+}
+
 std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::string_view worker,
                                      Oid claimant, Micros lease, std::int32_t batch, Micros now) {
     // The claim's token comes from the token allocator (coord.new_token: never

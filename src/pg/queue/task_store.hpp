@@ -19,6 +19,9 @@ struct EnqueueRequest {
     Oid enqueued_by;  // the caller's role: who may read the task (core/queue/task.hpp)
 };
 std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& request, Micros now);
+// Many tasks without dedupe keys in one statement: `payloads` is the jsonb[]
+// argument (checked by the caller); returns the ids in input order.
+std::vector<std::int64_t> enqueue_tasks(Spi& spi, const EnqueueRequest& common, Datum payloads, Micros now);
 
 struct ClaimedTask {
     std::int64_t task_id;

@@ -8,6 +8,8 @@
 #include "core/common/error_capture.hpp"
 #include "core/common/validate.hpp"
 #include "core/waiting/wait_graph.hpp"
+#include "core/waiting/wait_state.hpp"
+#include "pg/leases/lease_row.hpp"
 #include "pg/common/datum.hpp"
 #include "pg/common/lock_wait.hpp"
 #include "pg/leases/leases.hpp"
@@ -121,6 +123,19 @@ struct OrphanedHandoff {
     char name[kNameSize];
 };
 
+// The owners a session has acted as (acquired, renewed, released or waited
+// as), for the wait-for graph: a session of an owner that is not waiting can
+// still release that owner's holdings (wait_state.hpp). Indexed by pgprocno;
+// valid while `pid` is that backend's.
+constexpr int kSessionOwners = 8;
+struct SessionOwners {
+    int pid;  // 0: unused
+    Oid database;
+    int count;
+    bool overflow;  // acted as more owners than kept: counts as a session of every owner
+    char owners[kSessionOwners][kOwnerSize];
+};
+
 struct WaitShared {
     LWLock* lock;
     std::uint64_t next_request;
@@ -137,16 +152,15 @@ struct WaitShared {
 WaitShared* shared = nullptr;
 BackendWait* backends = nullptr;
 WaitSlot* slots = nullptr;
+SessionOwners* session_owners = nullptr;
 
 shmem_request_hook_type prev_shmem_request = nullptr;
 shmem_startup_hook_type prev_shmem_startup = nullptr;
 
-Size shmem_size() {
-    Size size = MAXALIGN(sizeof(WaitShared));
-    size = add_size(size, MAXALIGN(mul_size(MaxBackends, sizeof(BackendWait))));
-    size = add_size(size, mul_size(max_wait_slots, sizeof(WaitSlot)));
-    return size;
-}
+Size backends_offset() { return MAXALIGN(sizeof(WaitShared)); }
+Size slots_offset() { return add_size(backends_offset(), MAXALIGN(mul_size(MaxBackends, sizeof(BackendWait)))); }
+Size session_owners_offset() { return add_size(slots_offset(), MAXALIGN(mul_size(max_wait_slots, sizeof(WaitSlot)))); }
+Size shmem_size() { return add_size(session_owners_offset(), mul_size(MaxBackends, sizeof(SessionOwners))); }
 
 void waiting_shmem_request() {
     if (prev_shmem_request) prev_shmem_request();
@@ -160,9 +174,9 @@ void waiting_shmem_startup() {
     bool found = false;
     char* base = static_cast<char*>(ShmemInitStruct("pg_coord waiting", shmem_size(), &found));
     shared = reinterpret_cast<WaitShared*>(base);
-    backends = reinterpret_cast<BackendWait*>(base + MAXALIGN(sizeof(WaitShared)));
-    slots = reinterpret_cast<WaitSlot*>(base + MAXALIGN(sizeof(WaitShared)) +
-                                        MAXALIGN(mul_size(MaxBackends, sizeof(BackendWait))));
+    backends = reinterpret_cast<BackendWait*>(base + backends_offset());
+    slots = reinterpret_cast<WaitSlot*>(base + slots_offset());
+    session_owners = reinterpret_cast<SessionOwners*>(base + session_owners_offset());
     if (!found) {
         std::memset(base, 0, shmem_size());
         shared->lock = &(GetNamedLWLockTranche("pg_coord_waiting"))->lock;
@@ -501,6 +515,7 @@ private:
 
 struct WaiterCopy {
     int procno;
+    int pid;
     std::uint64_t request;
     std::string owner;
     std::string name;
@@ -513,6 +528,7 @@ std::vector<WaiterCopy> copy_waiters(Oid db) {
     // Copy the raw data under the lock, build strings after releasing it.
     struct Raw {
         int procno;
+        int pid;
         std::uint64_t request;
         TimestampTz since;
         char owner[kOwnerSize];
@@ -538,6 +554,7 @@ std::vector<WaiterCopy> copy_waiters(Oid db) {
             }
             Raw& r = raw[n++];
             r.procno = s.procno;
+            r.pid = b.pid;
             r.request = s.request;
             r.since = b.since;
             std::memcpy(r.owner, b.owner, kOwnerSize);
@@ -547,49 +564,132 @@ std::vector<WaiterCopy> copy_waiters(Oid db) {
     }
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i)
-        out.push_back({raw[i].procno, raw[i].request, raw[i].owner, raw[i].name, raw[i].since});
+        out.push_back({raw[i].procno, raw[i].pid, raw[i].request, raw[i].owner, raw[i].name, raw[i].since});
     std::sort(out.begin(), out.end(), [](const WaiterCopy& a, const WaiterCopy& b) {
         return a.name != b.name ? a.name < b.name : a.request < b.request;
     });
     return out;
 }
 
-// Live holders (unexpired, committed) of the names waited for.
-std::map<std::string, std::string> holders_of(Spi& spi, const std::vector<WaiterCopy>& waiters) {
-    std::vector<std::string> names;
-    for (const WaiterCopy& w : waiters)
-        if (names.empty() || names.back() != w.name) names.push_back(w.name);
-    std::map<std::string, std::string> holders;
-    if (names.empty()) return holders;
-    static Statement query(
-        "SELECT name, owner FROM coord.lease_state WHERE name = ANY($1) AND owner IS NOT NULL "
-        "AND expires_at > pg_catalog.clock_timestamp()",
-        {TEXTARRAYOID});
-    spi.run(query, {datum_param(TEXTARRAYOID, text_array_datum(names))});
-    for (std::uint64_t i = 0; i < spi.rows(); ++i) {
-        Row row = spi.row(i);
-        holders.emplace(row.get_text(1).value_or(""), row.get_text(2).value_or(""));
-    }
-    return holders;
-}
+// The wait state of this database (wait_state.hpp): one session per waiting
+// backend and per backend that acted as an owner, the block of each waiting
+// request on each of its names -- the open transaction writing the name's
+// lease row (an uncommitted holding or release: found with a dirty-snapshot
+// probe, as deadlock.c finds a lock's holder), else the committed live
+// holder (an owner, with every session that acts as it), and the request
+// queued ahead of it.
+struct GraphInput {
+    WaitState state;
+    std::optional<std::size_t> me;  // this backend's session, when it is one
+};
 
-// Edges: a waiter waits for the holder of its name, and for the nearest
-// request of another owner queued ahead of it for that name.
-WaitGraph build_graph(const std::vector<WaiterCopy>& waiters,
-                      const std::map<std::string, std::string>& holders) {
-    WaitGraph graph;
-    for (std::size_t i = 0; i < waiters.size(); ++i) {
-        const WaiterCopy& w = waiters[i];
-        auto h = holders.find(w.name);
-        if (h != holders.end() && h->second != w.owner)
-            graph.add_edge({w.owner, w.name, h->second, WaitEdge::Kind::held, w.request, w.since});
-        for (std::size_t j = i; j-- > 0 && waiters[j].name == w.name;) {
-            if (waiters[j].owner == w.owner) continue;
-            graph.add_edge({w.owner, w.name, waiters[j].owner, WaitEdge::Kind::queued, w.request, w.since});
-            break;
+GraphInput build_wait_state(const std::vector<WaiterCopy>& waiters) {
+    GraphInput in;
+    WaitState& st = in.state;
+    std::map<int, std::size_t> by_procno;
+    std::map<int, std::size_t> by_pid;
+    std::vector<std::vector<std::string>> acts_as;  // per session: owners it acted as
+    std::vector<bool> any_owner;                      // per session: acted as too many to keep
+    auto session_of = [&](int procno, int pid) {
+        auto [it, added] = by_procno.emplace(procno, st.sessions.size());
+        if (added) {
+            st.sessions.emplace_back();
+            acts_as.emplace_back();
+            any_owner.push_back(false);
+            by_pid.emplace(pid, it->second);
+            if (procno == MyProc->pgprocno) in.me = it->second;
+        }
+        return it->second;
+    };
+    for (const WaiterCopy& w : waiters) {
+        std::size_t s = session_of(w.procno, w.pid);
+        WaitState::Session& session = st.sessions[s];
+        session.waiting = true;
+        session.owner = w.owner;
+        session.request = w.request;
+        session.since = w.since;
+    }
+    {
+        // Copy the records under the lock, build strings after releasing it.
+        std::vector<SessionOwners> raw(static_cast<std::size_t>(shared->nbackends));
+        std::vector<int> procnos(raw.size());
+        std::size_t n = 0;
+        LWLockAcquire(shared->lock, LW_SHARED);
+        for (int p = 0; p < shared->nbackends; ++p) {
+            const SessionOwners& r = session_owners[p];
+            if (r.pid == 0 || r.database != MyDatabaseId || GetPGProcByNumber(p)->pid != r.pid) continue;
+            procnos[n] = p;
+            raw[n++] = r;
+        }
+        LWLockRelease(shared->lock);
+        for (std::size_t i = 0; i < n; ++i) {
+            std::size_t s = session_of(procnos[i], raw[i].pid);
+            any_owner[s] = raw[i].overflow;
+            for (int k = 0; k < raw[i].count && k < kSessionOwners; ++k) acts_as[s].emplace_back(raw[i].owners[k]);
         }
     }
-    return graph;
+    std::map<std::string, std::size_t> owner_index;
+    auto owner_node = [&](const std::string& owner) {
+        auto [it, added] = owner_index.emplace(owner, st.owners.size());
+        if (added) st.owners.push_back({owner, {}});
+        return it->second;
+    };
+    auto label_of = [&](std::size_t s) {
+        return st.sessions[s].waiting || acts_as[s].empty() ? st.sessions[s].owner : acts_as[s].front();
+    };
+    const Micros now = now_micros();
+    // waiters are sorted by name, then arrival.
+    for (std::size_t i = 0; i < waiters.size();) {
+        const std::string& name = waiters[i].name;
+        std::size_t end = i;
+        while (end < waiters.size() && waiters[end].name == name) ++end;
+        // Who decides the name's next state.
+        std::optional<std::size_t> holder_session;
+        std::optional<std::string> holder_owner;
+        std::string holder_label;
+        LeaseRowWriter writer = lease_row_writer(name);
+        if (TransactionIdIsValid(writer.other)) {
+            int pid = pg_call([&] { return BackendXidGetPid(writer.other); });
+            auto it = by_pid.find(pid);
+            // A writer that is no session here (not waiting, never acted as
+            // an owner; or a prepared transaction) can make progress: no block.
+            if (pid != 0 && it != by_pid.end()) holder_session = it->second;
+        } else {
+            std::optional<LeaseRecord> row = read_lease(name);
+            if (writer.mine) {
+                if (in.me) holder_session = *in.me;
+                if (row && row->owner) holder_label = *row->owner;
+            } else if (row && row->held_at(now) && row->owner) {
+                holder_owner = *row->owner;
+            }
+        }
+        if (holder_session && holder_label.empty()) holder_label = label_of(*holder_session);
+        for (std::size_t j = i; j < end; ++j) {
+            const WaiterCopy& w = waiters[j];
+            std::size_t s = by_procno.at(w.procno);
+            if (holder_session) {
+                st.blocks.push_back({s, name, WaitEdge::Kind::held, WaitState::Target::session,
+                                     *holder_session, holder_label});
+            } else if (holder_owner && *holder_owner != w.owner) {
+                st.blocks.push_back({s, name, WaitEdge::Kind::held, WaitState::Target::owner,
+                                     owner_node(*holder_owner), *holder_owner});
+            }
+            if (j > i) {
+                std::size_t ahead = by_procno.at(waiters[j - 1].procno);
+                st.blocks.push_back({s, name, WaitEdge::Kind::queued, WaitState::Target::session, ahead,
+                                     waiters[j - 1].owner});
+            }
+        }
+        i = end;
+    }
+    // The sessions acting as each owner that holds a name waited for.
+    for (WaitState::Owner& o : st.owners)
+        for (std::size_t s = 0; s < st.sessions.size(); ++s) {
+            bool acts = any_owner[s] || (st.sessions[s].waiting && st.sessions[s].owner == o.name);
+            for (const std::string& a : acts_as[s]) acts = acts || a == o.name;
+            if (acts) o.sessions.push_back(s);
+        }
+    return in;
 }
 
 // Marks the victim of `cycle` if every request in it is still waiting.
@@ -652,11 +752,12 @@ bool cancel_victim(const WaitCycle& found, const VictimChoice& victim, Micros no
     return marked;
 }
 
-bool check_deadlock_through(Spi& spi, std::string_view owner) {
+bool check_deadlock_through_me() {
     std::vector<WaiterCopy> waiters = copy_waiters(MyDatabaseId);
-    if (waiters.size() < 2) return false;
-    WaitGraph graph = build_graph(waiters, holders_of(spi, waiters));
-    std::optional<WaitCycle> cycle = graph.find_cycle_through(owner);
+    if (waiters.empty()) return false;
+    GraphInput in = build_wait_state(waiters);
+    if (!in.me) return false;
+    std::optional<WaitCycle> cycle = stuck_graph(in.state).find_cycle_through(vertex_key(*in.me));
     if (!cycle) return false;
     return cancel_victim(*cycle, choose_victim(*cycle), now_micros());
 }
@@ -826,11 +927,56 @@ void note_lease_touched(std::string_view name) {
     touched.emplace(name);
 }
 
+namespace {
+std::vector<std::string> recorded_owners;  // this session's record, as kept in shared memory
+bool recorded_any_owner = false;
+bool session_exit_hook_registered = false;
+
+void clear_session_record(int, Datum) {
+    if (shared == nullptr || MyProc == nullptr) return;
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    SessionOwners& r = session_owners[MyProc->pgprocno];
+    if (r.pid == MyProcPid) r.pid = 0;
+    LWLockRelease(shared->lock);
+}
+}  // namespace
+
+void note_owner_session(std::string_view owner) {
+    if (shared == nullptr || recorded_any_owner || MyProc == nullptr) return;
+    for (const std::string& o : recorded_owners)
+        if (o == owner) return;
+    if (!session_exit_hook_registered) {
+        pg_call([] { before_shmem_exit(clear_session_record, 0); });
+        session_exit_hook_registered = true;
+    }
+    char buf[kOwnerSize];
+    copy_text(buf, sizeof buf, owner);
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    SessionOwners& r = session_owners[MyProc->pgprocno];
+    if (r.pid != MyProcPid) {
+        r.pid = MyProcPid;
+        r.database = MyDatabaseId;
+        r.count = 0;
+        r.overflow = false;
+    }
+    if (r.count < kSessionOwners)
+        std::memcpy(r.owners[r.count++], buf, kOwnerSize);
+    else
+        r.overflow = true;
+    bool overflow = r.overflow;
+    LWLockRelease(shared->lock);
+    if (overflow)
+        recorded_any_owner = true;
+    else
+        recorded_owners.emplace_back(owner);
+}
+
 std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view owner, RoleId role,
                                                   const std::vector<std::string>& names, Micros ttl,
                                                   Micros wait_for,
                                                   const std::function<AcquireAttempt()>& attempt) {
     require_waiting_available();
+    note_owner_session(owner);
     if (pending_records_exist()) persist_deadlocks(spi);
     const Micros start = now_micros();
     const Micros deadline = start + wait_for;
@@ -887,7 +1033,7 @@ std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view own
             return std::nullopt;
         }
         if (now >= next_check) {
-            if (check_deadlock_through(spi, owner)) persist_deadlocks(spi);
+            if (check_deadlock_through_me()) persist_deadlocks(spi);
             next_check = now_micros() + check_every;
             continue;
         }
@@ -943,9 +1089,8 @@ int detect_all_deadlocks(Spi& spi) {
     if (shared == nullptr) return 0;
     std::vector<WaiterCopy> waiters = copy_waiters(MyDatabaseId);
     int broken = 0;
-    if (waiters.size() >= 2) {
-        WaitGraph graph = build_graph(waiters, holders_of(spi, waiters));
-        for (const BrokenCycle& b : break_all_cycles(graph))
+    if (!waiters.empty()) {
+        for (const BrokenCycle& b : break_stuck_cycles(build_wait_state(waiters).state))
             if (cancel_victim(b.cycle, b.victim, now_micros())) ++broken;
     }
     if (pending_records_exist()) persist_deadlocks(spi);

@@ -40,6 +40,14 @@ bool someone_waits_for(std::string_view name);
 // transaction ends (commit or abort), the first waiter of `name` is woken.
 void note_lease_touched(std::string_view name);
 
+// Called by the lease functions with the owner a call acts as (acquire,
+// renew, release, a wait): this session counts as a session of that owner in
+// the wait-for graph (a session of an owner that is not waiting can still
+// release its holdings, so no cycle through that owner is reported). Kept in
+// shared memory until the backend exits (8 owners; a session that acted as
+// more counts as a session of every owner).
+void note_owner_session(std::string_view owner);
+
 // One try, never blocking on a row lock, at taking every name of `names`
 // (sorted, distinct) for `owner`: all or nothing (waiting_acquire.cpp). It
 // runs in a subtransaction, so the row locks of a failed try are released at

@@ -80,6 +80,7 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, cons
 AcquireAttempt try_acquire_all_now(Spi& spi, const std::vector<std::string>& names,
                                    std::string_view owner, const Caller& caller, Micros ttl,
                                    const std::function<bool(std::string_view)>& new_holding_allowed) {
+    note_owner_session(owner);
     AcquireAttempt result;
     SubTransaction sub;
     for (const std::string& name : names) {
