@@ -21,9 +21,9 @@
 #                                                   with ps that no process of them is left
 #
 # Every service (pgbouncer, etcd, patroni) runs in its own process group
-# (setsid) and every postmaster is a group leader (pg_ctl, Patroni), so the
-# teardown kills whole groups, SIGCONT first (a test may have SIGSTOPped
-# them). Every process started here has its working folder or its command
+# (setsid; started again, e.g. a Patroni after a test killed it, it appends
+# to its log), so the teardown kills whole groups, SIGCONT first (a test may
+# have SIGSTOPped them); postmasters are stopped with pg_ctl. Every process started here has its working folder or its command
 # line under $COORD_TMP_ROOT: that is how the final check finds leftovers.
 # initdb and postgres refuse to run as root, so as root the clusters run as
 # the unprivileged "postgres" account. They listen only on a Unix socket in
@@ -106,12 +106,12 @@ coord_free_port() {
 # $1 name, $2 folder, the rest: the command.
 coord_spawn() {
     local name=$1 dir=$2; shift 2
-    mkdir -p "$COORD_TMP_ROOT/pgroups"
+    mkdir -p "$COORD_TMP_ROOT/pgroups"; rm -f "$COORD_TMP_ROOT/pgroups/$name"
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
     local as=()
     [ "$(id -u)" -eq 0 ] && as=(setpriv --reuid=postgres --regid=postgres --init-groups --)
     ( cd "$dir" && exec setsid bash -c 'echo $$ >"$0"; exec "$@"' \
-          "$COORD_TMP_ROOT/pgroups/$name" "${as[@]}" "$@" >"$dir/$name.log" 2>&1 </dev/null ) &
+          "$COORD_TMP_ROOT/pgroups/$name" "${as[@]}" "$@" >>"$dir/$name.log" 2>&1 </dev/null ) &
     local i
     for i in $(seq 50); do [ -s "$COORD_TMP_ROOT/pgroups/$name" ] && return 0; sleep 0.1; done
     echo "coord_spawn: $name did not start" >&2; return 1
@@ -279,16 +279,17 @@ patroni_wait_replica() {
 # Processes started here: those whose command line or working folder is
 # under $COORD_TMP_ROOT, and every member of a recorded process group.
 coord_leftover_pids() {
-    local pid cwd
-    for pid in $(ps -eo pid=); do
+    local pid
+    {
+        find /proc -mindepth 2 -maxdepth 2 -name cwd -lname "$COORD_TMP_ROOT*" 2>/dev/null | cut -d/ -f3
+        ps -eo pid=,args= | grep -F "$COORD_TMP_ROOT/" | awk '{print $1}'
+    } | sort -un | while read -r pid; do
         [ "$pid" = "$$" ] && continue
-        cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || continue
-        if [[ "$cwd" == "$COORD_TMP_ROOT"* ]] || tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
-                grep -qF "$COORD_TMP_ROOT/"; then
-            # not this shell's own subshells or commands (bash, ps, grep ...)
-            case "$(cat "/proc/$pid/comm" 2>/dev/null)" in bash|ps|grep|tr|readlink|sleep|cat|awk|timeout) continue ;; esac
-            echo "$pid"
-        fi
+        # not this shell's own subshells or commands (bash, ps, grep ...)
+        case "$(ps -o comm= -p "$pid" 2>/dev/null)" in
+            ""|bash|ps|grep|sort|find|cut|awk|tr|readlink|sleep|cat|timeout) continue ;;
+        esac
+        echo "$pid"
     done
 }
 

@@ -180,6 +180,9 @@ COORD_FUNCTION(coord_renew) {
     auto token = token_arg(args, 1);
     auto ttl = require_duration(args.get_interval(2), "ttl", kMaxLeaseTtl);
     CallingRole caller;
+    // A memory holding needs no SPI connection (memory_table.hpp).
+    if (std::optional<Micros> memory = memory_renew(name, token, caller, ttl))
+        return timestamptz_datum(*memory);
     Spi spi;
     return timestamptz_datum(renew(spi, name, token, caller, ttl));
 }
@@ -190,6 +193,8 @@ COORD_FUNCTION(coord_release) {
     note_lease_touched(name);
     auto token = token_arg(args, 1);
     CallingRole caller;
+    if (std::optional<bool> memory = memory_release(name, token, caller))
+        return BoolGetDatum(*memory);
     Spi spi;
     return BoolGetDatum(release(spi, name, token, caller));
 }
@@ -198,6 +203,7 @@ COORD_FUNCTION(coord_force_release) {
     Args args(fcinfo);
     auto name = lease_name_arg(args, 0);
     note_lease_touched(name);
+    if (std::optional<bool> memory = memory_force_release(name)) return BoolGetDatum(*memory);
     Spi spi;
     return BoolGetDatum(force_release(spi, name));
 }
