@@ -994,8 +994,22 @@ std::optional<std::vector<Token>> wait_for_leases(Spi& spi, std::string_view own
     Registration registration(owner, role, names, start, deadline, ttl);
     auto granted = [&](std::vector<Token> tokens, PromiseFate fate = PromiseFate::orphan) {
         std::string name, detail;
-        // Chosen as a victim meanwhile: the error aborts the grant too.
-        if (leave_queue(&name, &detail, nullptr, fate)) throw_victim(name, detail);
+        if (fate == PromiseFate::taken) {
+            // Chosen as a victim meanwhile: the error aborts the grant too.
+            if (leave_queue(&name, &detail, nullptr, fate)) throw_victim(name, detail);
+        } else {
+            // Granted by this request's own try. A release may have handed it
+            // the lease just before (committed after the promise was looked
+            // at): the try then found the row already held as this owner and
+            // kept its token -- that hand-off is this grant, not an orphan to
+            // return (which would free a lease the caller holds). Any other
+            // promise, or one a victim cannot take, is returned.
+            std::optional<Promise> late;
+            bool victim = leave_queue(&name, &detail, &late);
+            if (late && (victim || std::find(tokens.begin(), tokens.end(), late->token) == tokens.end()))
+                abandon_promise(*late, owner, names.front());
+            if (victim) throw_victim(name, detail);
+        }
         if (records_may_be_written_here() && pending_records_exist()) persist_deadlocks(spi);
         return tokens;
     };
