@@ -98,6 +98,36 @@ TEST(WaitState, OwnerWithoutSessionsProgresses) {
     EXPECT_TRUE(sessions_progressing(st)[a]);
 }
 
+// Behind a pooler in transaction mode: the server connection that took
+// "pool:1" as c1 (committed) now serves c3, which waits for "pool:1". No
+// session waits as c1 (its client is outside, free to release through any
+// connection): nothing is stuck, no cycle of that connection with itself.
+TEST(WaitState, PooledConnectionWaitingAsAnotherOwnerIsNotADeadlock) {
+    WaitState st;
+    std::size_t conn = waiting(st, "c3", 10);
+    std::size_t c1 = owner(st, "c1", {conn});
+    held_by_owner(st, conn, "pool:1", c1);
+    EXPECT_TRUE(sessions_progressing(st)[conn]);
+    EXPECT_FALSE(stuck_graph(st).find_any_cycle());
+    EXPECT_TRUE(break_stuck_cycles(st).empty());
+}
+
+// The same connection waiting as c1 itself (no pooler: the holder's only
+// session waits behind its own holding's owner) stays stuck.
+TEST(WaitState, SessionWaitingAsTheHoldingOwnerStaysStuck) {
+    WaitState st;
+    std::size_t a = waiting(st, "A", 10);
+    std::size_t b = waiting(st, "B", 11);
+    std::size_t owner_a = owner(st, "A", {a});
+    std::size_t owner_b = owner(st, "B", {b});
+    held_by_owner(st, a, "Y2", owner_b);
+    held_by_owner(st, b, "X2", owner_a);
+    std::vector<bool> p = sessions_progressing(st);
+    EXPECT_FALSE(p[a]);
+    EXPECT_FALSE(p[b]);
+    EXPECT_EQ(break_stuck_cycles(st).size(), 1u);
+}
+
 // Three parties, committed and uncommitted holdings mixed: A holds X
 // committed and waits for Y, which B's open transaction took; B waits for Z,
 // held committed by C; C waits for X.

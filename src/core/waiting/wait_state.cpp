@@ -51,9 +51,14 @@ std::vector<bool> progressing_nodes(const WaitState& st) {
     for (std::size_t s = 0; s < S; ++s)
         if (!st.sessions[s].waiting || pending[s] == 0) mark(s);
     for (std::size_t o = 0; o < st.owners.size(); ++o) {
-        bool any_live = false;
-        for (std::size_t s : st.owners[o].sessions) any_live = any_live || s < S;
-        if (!any_live) mark(S + o);
+        // No session waits AS this owner: its client is not stuck in a wait
+        // here (behind a pooler, the connection that acted as it may now
+        // serve another client, even one waiting for this very holding).
+        bool waited_as = false;
+        for (std::size_t s : st.owners[o].sessions)
+            waited_as = waited_as || (s < S && st.sessions[s].waiting &&
+                                      st.sessions[s].owner == st.owners[o].name);
+        if (!waited_as) mark(S + o);
     }
     while (!work.empty()) {
         std::size_t node = work.back();

@@ -10,7 +10,10 @@
 //     decides the lease), or the session queued ahead of it for the name;
 //   - an owner: the committed, live holder of the name. An owner can make
 //     progress when ANY session acting as it can (it may release), and when no
-//     live session acts as it at all (a new one may come, or the ttl ends it).
+//     live session waits AS it (none acts as it, or those that did now wait
+//     as another owner: a pooled connection serving another client; the
+//     owner's own client is not stuck here, a new one may come, or the ttl
+//     ends it).
 // A waiting session makes progress only when EVERYTHING blocking it does. A
 // session that is not waiting makes progress. What cannot make progress
 // (the greatest fixpoint) is deadlocked: every cycle among those vertices is
