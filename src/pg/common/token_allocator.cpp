@@ -104,42 +104,20 @@ std::int64_t current_epoch() {
     return epoch;
 }
 
-// The next counter value, durable: the sequence WAL-logs 32 values ahead
-// without flushing, so the record that covers this value (the page's LSN)
-// is flushed before the value is used. Usually it already is.
-std::int64_t next_counter() {
-    Oid counter = pg_call([] { return coord_relation_oid(CoordRelation::token_allocator); });
-    std::int64_t value = 0;
-    try {
-        value = pg_call([&] { return nextval_internal(counter, /*check_permissions=*/false); });
-    } catch (const PgException& e) {
-        // The sequence stops at the last counter value (MAXVALUE, NO CYCLE).
-        if (e.data()->sqlerrcode == ERRCODE_SEQUENCE_GENERATOR_LIMIT_EXCEEDED)
-            throw_token_counter_used_up();
-        throw;
-    }
-    return pg_call([&] {
-        Relation rel = relation_open(counter, NoLock);  // locked by nextval
-        Buffer buffer = ReadBuffer(rel, 0);
-        LockBuffer(buffer, BUFFER_LOCK_SHARE);
-        XLogRecPtr covering = PageGetLSN(BufferGetPage(buffer));
-        UnlockReleaseBuffer(buffer);
-        relation_close(rel, NoLock);
-        XLogFlush(covering);
-        return value;
-    });
-}
-
 }  // namespace
 
 std::int64_t token_epoch_now() {
     pg_call([] {
+        // Also keeps a standby (always read-only) from asking for a timeline.
         PreventCommandIfReadOnly("a fencing token grant");
         PreventCommandIfParallelMode("a fencing token grant");
     });
     return current_epoch();
 }
 
+// Counter values, durable: the sequence WAL-logs 32 values ahead without
+// flushing, so the record that covers the last value (the page's LSN) is
+// flushed before any value is used. Usually it already is.
 void reserve_counters(std::int64_t* out, int n) {
     Oid counter = pg_call([] { return coord_relation_oid(CoordRelation::token_allocator); });
     try {
@@ -161,13 +139,10 @@ void reserve_counters(std::int64_t* out, int n) {
 }
 
 Token allocate_token(Token last) {
-    pg_call([] {
-        // Also keeps a standby (always read-only) from asking for a timeline.
-        PreventCommandIfReadOnly("a fencing token grant");
-        PreventCommandIfParallelMode("a fencing token grant");
-    });
-    std::int64_t epoch = current_epoch();
-    return choose_token(compose_token(epoch, next_counter()), last);
+    std::int64_t epoch = token_epoch_now();
+    std::int64_t counter = 0;
+    reserve_counters(&counter, 1);
+    return choose_token(compose_token(epoch, counter), last);
 }
 
 }  // namespace coord::pg
