@@ -298,7 +298,12 @@ std::optional<LeaseRecord> read_lease_row(std::string_view name) {
     return LeaseRowRead(name, LeaseAccess::look).current();
 }
 
-LeaseRowWriter lease_row_writer(std::string_view name) {
+namespace {
+
+// Calls probe(table, index, key) with the lease table open and the scan key
+// of `name` (a look at who writes or inserts its row; no row lock taken).
+template <typename Probe>
+auto probe_name_key(std::string_view name, Probe&& probe) {
     return pg_call([&] {
         LeaseRelations rel = lease_relations();
         Relation table = table_open(rel.table, AccessShareLock);
@@ -306,8 +311,17 @@ LeaseRowWriter lease_row_writer(std::string_view name) {
         ScanKeyData key;
         ScanKeyInit(&key, layout.attnum[column::name], BTEqualStrategyNumber, F_TEXTEQ,
                     PointerGetDatum(text_of(name)));
-        KeyRowWriter w = key_row_writer(table, rel.index, &key, 1);
+        auto result = probe(table, rel.index, &key);
         table_close(table, AccessShareLock);
+        return result;
+    });
+}
+
+}  // namespace
+
+LeaseRowWriter lease_row_writer(std::string_view name) {
+    return probe_name_key(name, [](Relation table, Oid index, ScanKey key) {
+        KeyRowWriter w = key_row_writer(table, index, key, 1);
         return LeaseRowWriter{w.other, w.mine};
     });
 }
@@ -329,16 +343,8 @@ bool insert_first_lease_row(Spi& spi, std::string_view name, const LeaseRecord& 
 
 FirstInsert insert_first_lease_row_without_waiting(Spi& spi, std::string_view name,
                                                    const LeaseRecord& first) {
-    bool in_progress = pg_call([&] {
-        LeaseRelations rel = lease_relations();
-        Relation table = table_open(rel.table, AccessShareLock);
-        const RelationLayout& layout = lease_columns.require_layout(table);
-        ScanKeyData key;
-        ScanKeyInit(&key, layout.attnum[column::name], BTEqualStrategyNumber, F_TEXTEQ,
-                    PointerGetDatum(text_of(name)));
-        bool busy = key_insert_in_progress(table, rel.index, &key, 1);
-        table_close(table, AccessShareLock);
-        return busy;
+    bool in_progress = probe_name_key(name, [](Relation table, Oid index, ScanKey key) {
+        return key_insert_in_progress(table, index, key, 1);
     });
     if (in_progress) return FirstInsert::busy;
     bool inserted = false;
