@@ -756,6 +756,18 @@ bool end_holding(const Located& l, const Seen& s) {
 
 }  // namespace
 
+void memory_give_back(const std::vector<std::string>& names, const std::vector<Token>& tokens) {
+    if (!memory_leases_available()) return;
+    for (std::size_t k = 0; k < names.size() && k < tokens.size(); ++k) {
+        if (tokens[k] == 0) continue;
+        change_entry(names[k], [&](const Located& l, const Seen& s) -> std::optional<bool> {
+            if (!s.holding || s.holding->token != tokens[k]) return false;
+            if (!end_holding(l, s)) return std::nullopt;
+            return true;
+        });
+    }
+}
+
 std::optional<bool> memory_release(std::string_view name, Token token, const Caller& caller) {
     if (!memory_leases_available()) return std::nullopt;
     return change_entry(name, [&](const Located& l, const Seen& s) -> std::optional<std::optional<bool>> {

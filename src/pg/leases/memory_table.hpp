@@ -84,6 +84,9 @@ public:
     MemoryWait& operator=(const MemoryWait&) = delete;
 };
 bool waits_for_memory_holding(int procno);
+// Ends the holding of names[k] if it is still tokens[k] (0: skip), whoever
+// asks: a wait's grant given back when the wait fails after it.
+void memory_give_back(const std::vector<std::string>& names, const std::vector<Token>& tokens);
 
 // The memory holding of `name` (live or expired), nullopt when the name has
 // none: the lease functions then act on the durable row.
