@@ -694,4 +694,21 @@ REVOKE EXECUTE ON FUNCTION coord.acquire(text, text, interval, interval, boolean
     coord.memory_lease_holdings() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION coord.acquire(text, text, interval, interval, boolean),
     coord.memory_lease_holdings() TO coord_user;
+-- coord.acquire_all gains `durable boolean DEFAULT true` (as coord.acquire).
+DROP FUNCTION coord.acquire_all(text[], text, interval, interval);
+CREATE FUNCTION coord.acquire_all(names text[], owner text, ttl interval DEFAULT '1 hour',
+                                  wait_for interval DEFAULT '0', durable boolean DEFAULT true)
+RETURNS TABLE (name text, token bigint)
+AS 'MODULE_PATHNAME', 'coord_acquire_all'
+LANGUAGE C VOLATILE;  -- invoker rights, as coord.acquire (10_leases.sql)
+COMMENT ON FUNCTION coord.acquire_all(text[], text, interval, interval, boolean) IS
+    'Take every lease in `names` for `owner`, all or nothing: one row (name, token) per distinct '
+    'name in canonical (sorted) order, or no row when they could not all be taken (within wait_for); '
+    '42501 when the owner already holds one of them under another role. '
+    'It never holds part of the set while it waits, and takes the rows in one canonical order, so two '
+    'acquire_all calls cannot deadlock each other. At most 100 names. '
+    'durable => false takes memory holdings (as coord.acquire(..., durable => false)), all at once; '
+    'a name held durably is busy then. A refused set may use up tokens (never handed out again).';
+REVOKE EXECUTE ON FUNCTION coord.acquire_all(text[], text, interval, interval, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.acquire_all(text[], text, interval, interval, boolean) TO coord_user;
 -- (end of issue 16)

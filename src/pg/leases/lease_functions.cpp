@@ -48,6 +48,12 @@ void require_read_committed() {
                     "Call it in its own READ COMMITTED transaction, or with wait_for => '0'.");
 }
 
+[[noreturn]] void throw_memory_wait_unsupported() {
+    throw Error(sqlstate::feature_not_supported, "waiting for a memory lease is not supported yet",
+                "durable => false takes the lease only if it is free now.",
+                "Call with wait_for => '0' and retry, or take a durable lease.");
+}
+
 bool allowed_unless_queued(std::string_view name) { return !someone_waits_for(name); }
 
 // One try at every name, all or nothing. A single name takes the lighter
@@ -132,11 +138,7 @@ COORD_FUNCTION(coord_acquire) {
     bool durable = PG_NARGS() <= 4 || require_present(args.get_boolean(4), "durable");
     CallingRole caller;
     if (!durable) {
-        if (wait_for > 0)
-            throw Error(sqlstate::feature_not_supported,
-                        "waiting for a memory lease is not supported yet",
-                        "durable => false takes the lease only if it is free now.",
-                        "Call with wait_for => '0' and retry, or take a durable lease.");
+        if (wait_for > 0) throw_memory_wait_unsupported();
         std::optional<Token> token = memory_acquire(name, owner, caller, ttl);
         return token ? int64_datum(*token) : null_result(fcinfo);
     }
@@ -157,10 +159,15 @@ COORD_FUNCTION(coord_acquire_all) {
     auto owner = require_text(args.get_text(1), "owner", kMaxOwnerBytes);
     auto ttl = require_duration(args.get_interval(2), "ttl", kMaxLeaseTtl);
     auto wait_for = wait_for_arg(args, 3);
+    bool durable = PG_NARGS() <= 4 || require_present(args.get_boolean(4), "durable");
     CallingRole caller;
+    if (!durable && wait_for > 0) throw_memory_wait_unsupported();
     begin_result_set(fcinfo);
     std::optional<std::vector<Token>> tokens;
-    {
+    if (!durable) {
+        AcquireAttempt now = memory_acquire_all(names, owner, caller, ttl, &allowed_unless_queued);
+        if (now.granted) tokens = std::move(now.tokens);
+    } else {
         Spi spi;
         tokens = acquire_names(spi, names, owner, caller, ttl, wait_for);
     }
