@@ -48,12 +48,6 @@ void require_read_committed() {
                     "Call it in its own READ COMMITTED transaction, or with wait_for => '0'.");
 }
 
-[[noreturn]] void throw_memory_wait_unsupported() {
-    throw Error(sqlstate::feature_not_supported, "waiting for a memory lease is not supported yet",
-                "durable => false takes the lease only if it is free now.",
-                "Call with wait_for => '0' and retry, or take a durable lease.");
-}
-
 bool allowed_unless_queued(std::string_view name) { return !someone_waits_for(name); }
 
 // One try at every name, all or nothing. A single name takes the lighter
@@ -90,6 +84,27 @@ std::optional<std::vector<Token>> acquire_names(Spi& spi, const std::vector<std:
     return wait_for_leases(spi, owner, caller.role(), names, ttl, wait_for, [&] {
         // At the head of every queue: free leases are ours to take.
         return try_names_now(spi, names, owner, caller, ttl, [](std::string_view) { return true; });
+    });
+}
+
+// The same for memory holdings (memory_table.hpp, "Waiting"): one try, then
+// the queue of waiting.hpp with a memory try whenever at the head.
+std::optional<std::vector<Token>> acquire_names_in_memory(const std::vector<std::string>& names,
+                                                          std::string_view owner,
+                                                          const Caller& caller, Micros ttl,
+                                                          Micros wait_for) {
+    if (wait_for > 0) {
+        require_waiting_available();
+        require_read_committed();
+    }
+    note_owner_session(owner);
+    AcquireAttempt now = memory_acquire_all(names, owner, caller, ttl, &allowed_unless_queued);
+    if (now.granted) return now.tokens;
+    if (wait_for == 0) return std::nullopt;
+    MemoryWait marked;
+    Spi spi;  // for the deadlock records the wait may write
+    return wait_for_leases(spi, owner, caller.role(), names, ttl, wait_for, [&] {
+        return memory_acquire_all(names, owner, caller, ttl, [](std::string_view) { return true; });
     });
 }
 
@@ -138,9 +153,13 @@ COORD_FUNCTION(coord_acquire) {
     bool durable = PG_NARGS() <= 4 || require_present(args.get_boolean(4), "durable");
     CallingRole caller;
     if (!durable) {
-        if (wait_for > 0) throw_memory_wait_unsupported();
-        std::optional<Token> token = memory_acquire(name, owner, caller, ttl);
-        return token ? int64_datum(*token) : null_result(fcinfo);
+        if (wait_for == 0) {
+            std::optional<Token> token = memory_acquire(name, owner, caller, ttl);
+            return token ? int64_datum(*token) : null_result(fcinfo);
+        }
+        std::optional<std::vector<Token>> tokens =
+            acquire_names_in_memory({std::string(name)}, owner, caller, ttl, wait_for);
+        return tokens ? int64_datum(tokens->front()) : null_result(fcinfo);
     }
     note_lease_touched(name);  // this transaction's end wakes the name's first waiter
     Spi spi;
@@ -161,12 +180,10 @@ COORD_FUNCTION(coord_acquire_all) {
     auto wait_for = wait_for_arg(args, 3);
     bool durable = PG_NARGS() <= 4 || require_present(args.get_boolean(4), "durable");
     CallingRole caller;
-    if (!durable && wait_for > 0) throw_memory_wait_unsupported();
     begin_result_set(fcinfo);
     std::optional<std::vector<Token>> tokens;
     if (!durable) {
-        AcquireAttempt now = memory_acquire_all(names, owner, caller, ttl, &allowed_unless_queued);
-        if (now.granted) tokens = std::move(now.tokens);
+        tokens = acquire_names_in_memory(names, owner, caller, ttl, wait_for);
     } else {
         Spi spi;
         tokens = acquire_names(spi, names, owner, caller, ttl, wait_for);

@@ -3,6 +3,7 @@
 // waiting (wake-ups, deadlock records, hand-offs returned before commit).
 #include "core/common/error.hpp"
 #include "pg/waiting/waiting.hpp"
+#include "pg/waiting/claim_waiting.hpp"
 #include "pg/waiting/waiting_internal.hpp"
 
 extern "C" {
@@ -198,6 +199,7 @@ void define_waiting() {
         nullptr, &queue_depth_alert, 10, 1, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     RegisterXactCallback(waiting_xact_callback, nullptr);
     RegisterSubXactCallback(waiting_subxact_callback, nullptr);
+    define_claim_waiting();  // claimers in coord.claim(wait_for): the same plumbing
     // Shared memory only exists when loaded at server start; a PGC_POSTMASTER
     // setting can only be defined then, too.
     if (!process_shared_preload_libraries_in_progress) return;
