@@ -129,7 +129,7 @@ SELECT coord.acquire('mem:a', 'w-1', durable => false) > :m3 AS larger_after_for
 
 -- Bad input: clear SQLSTATE, nothing changed.
 SELECT regress.mem_error_of($$SELECT coord.acquire('mem:bad', 'w-1', '1 hour', durable => NULL)$$);
-SELECT regress.mem_error_of($$SELECT coord.acquire('mem:bad', 'w-1', '1 hour', '1 second', false)$$);
+SELECT regress.mem_error_of($$SELECT coord.acquire('mem:bad', 'w-1', '1 hour', '-1 second', false)$$);
 SELECT regress.mem_error_of($$SELECT coord.acquire('', 'w-1', durable => false)$$);
 SELECT regress.mem_error_of($$SELECT coord.acquire('mem:bad', NULL, durable => false)$$);
 SELECT regress.mem_error_of($$SELECT coord.acquire('mem:bad', 'w-1', '0', durable => false)$$);
@@ -258,7 +258,7 @@ FROM coord.acquire_all(ARRAY['all:a', 'all:c'], 'w-2', durable => false);
 
 -- acquire_all bad input: clear SQLSTATE, nothing changed.
 SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all(ARRAY['all:x'], 'w-1', durable => NULL)$$);
-SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all(ARRAY['all:x'], 'w-1', '1 hour', '1 second', false)$$);
+SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all(ARRAY['all:x'], 'w-1', '1 hour', '-1 second', false)$$);
 SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all(ARRAY['all:x', NULL], 'w-1', durable => false)$$);
 SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all('{}', 'w-1', durable => false)$$);
 SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all(ARRAY['all:x', ''], 'w-1', durable => false)$$);
@@ -293,3 +293,23 @@ SELECT count(*) AS set_holdings FROM coord.leases WHERE name LIKE 'cap:x%';
 SELECT count(*) AS rows FROM coord.acquire_all(ARRAY['cap:1', 'cap:x1'], 'w', durable => false);
 SELECT count(*) FILTER (WHERE coord.force_release(name)) AS forced
 FROM coord.leases WHERE NOT durable;
+
+-- Waiting (wait_for > 0) for memory holdings: the queue of durable leases
+-- (isolation spec memory_lease_waiting shows FIFO, wake-ups, deadlocks and
+-- cancels). A wait that runs out returns NULL / no row and leaves nothing
+-- queued or held; REPEATABLE READ is 55000 as for durable waits.
+SELECT coord.acquire('mwait:m', 'w-1', durable => false) AS wm \gset
+SELECT coord.acquire('mwait:m', 'w-2', wait_for => '30 milliseconds', durable => false) IS NULL AS ran_out;
+SELECT count(*) AS rows FROM coord.acquire_all(ARRAY['mwait:m', 'mwait:n'], 'w-2', wait_for => '30 milliseconds', durable => false);
+SELECT count(*) AS queued FROM coord.waiters;
+SELECT name, owner FROM coord.leases WHERE name LIKE 'mwait:%' ORDER BY name;
+-- The holder's own wait extends at once.
+SELECT coord.acquire('mwait:m', 'w-1', wait_for => '1 second', durable => false) = :wm AS same_token;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT regress.mem_error_of($$SELECT coord.acquire('mwait:m', 'w-2', wait_for => '1 second', durable => false)$$);
+ROLLBACK;
+-- Free: a wait takes it at once, in memory.
+SELECT coord.release('mwait:m', :wm) AS released;
+SELECT coord.acquire('mwait:m', 'w-2', wait_for => '1 second', durable => false) > :wm AS larger;
+SELECT name, owner, durable FROM coord.leases WHERE name LIKE 'mwait:%' ORDER BY name;
+SELECT count(*) FILTER (WHERE coord.force_release(name)) AS forced FROM coord.leases WHERE name LIKE 'mwait:%';

@@ -9,7 +9,9 @@
 #include "pg/waiting/waiting.hpp"
 
 extern "C" {
+#include "access/twophase.h"
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lock.h"
@@ -89,6 +91,12 @@ struct Shared {
 
 Shared* shared = nullptr;
 HTAB* table = nullptr;
+// Per backend (pgprocno): 1 while it waits for memory holdings (see
+// waits_for_memory_holding).
+pg_atomic_uint32* memory_waiters = nullptr;
+bool marked_memory_waiter = false;
+
+int proc_slots() { return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts; }
 LWLockPadded* locks = nullptr;  // kPartitions partitions, then the pool lock, then the refill lock
 
 LWLock* partition_lock(int p) { return &locks[p].lock; }
@@ -119,6 +127,7 @@ shmem_startup_hook_type prev_shmem_startup = nullptr;
 void memory_shmem_request() {
     if (prev_shmem_request) prev_shmem_request();
     RequestAddinShmemSpace(MAXALIGN(sizeof(Shared)) +
+                           MAXALIGN(sizeof(pg_atomic_uint32) * static_cast<Size>(proc_slots())) +
                            hash_estimate_size(table_size(), sizeof(MemEntry)));
     RequestNamedLWLockTranche("pg_coord_memory_leases", kPartitions + 2);
 }
@@ -133,6 +142,11 @@ void memory_shmem_startup() {
         std::memset(static_cast<void*>(shared), 0, sizeof(Shared));
         pg_atomic_init_u32(&shared->holdings, 0);
     }
+    memory_waiters = static_cast<pg_atomic_uint32*>(ShmemInitStruct(
+        "pg_coord memory lease waiters", sizeof(pg_atomic_uint32) * static_cast<Size>(proc_slots()),
+        &found));
+    if (!found)
+        for (int p = 0; p < proc_slots(); ++p) pg_atomic_init_u32(&memory_waiters[p], 0);
     HASHCTL info;
     std::memset(&info, 0, sizeof(info));
     info.keysize = sizeof(MemKey);
@@ -295,6 +309,12 @@ void unpin_all() {
     local_pins.clear();
 }
 
+void mark_memory_waiter(bool waiting) {
+    if (memory_waiters == nullptr || MyProc == nullptr) return;
+    pg_atomic_write_u32(&memory_waiters[MyProc->pgprocno], waiting ? 1 : 0);
+    marked_memory_waiter = waiting;
+}
+
 void memory_xact_callback(XactEvent event, void*) {
     switch (event) {
         case XACT_EVENT_COMMIT:
@@ -303,6 +323,7 @@ void memory_xact_callback(XactEvent event, void*) {
         case XACT_EVENT_PARALLEL_ABORT:
         case XACT_EVENT_PREPARE:
             if (!local_pins.empty()) unpin_all();
+            if (marked_memory_waiter) mark_memory_waiter(false);  // an error skipped the unmark
             break;
         default:
             break;
@@ -627,8 +648,11 @@ AcquireAttempt memory_acquire_all(const std::vector<std::string>& names, std::st
                                                       [&](Token t) { last[k] = t; return Token(0); });
             if (d.kind == Kind::granted && !new_holding_allowed(names[k])) d = {Kind::busy};
             if (d.kind == Kind::busy) {
+                // Asleep at most until the holding (of either kind) expires.
                 AcquireAttempt refused;
                 if (s.holding && s.holding->held_at(now)) refused.retry_at = s.holding->expires_at;
+                const std::optional<LeaseRecord>& row = durable.back();
+                if (row && row->held_at(now)) refused.retry_at = row->expires_at;
                 return refused;
             }
             if (d.kind == Kind::granted && !s.other_fencers.empty()) {
@@ -687,6 +711,14 @@ AcquireAttempt memory_acquire_all(const std::vector<std::string>& names, std::st
         return granted;
     }
     throw_kept_changing(names.front());
+}
+
+MemoryWait::MemoryWait() { mark_memory_waiter(true); }
+MemoryWait::~MemoryWait() { mark_memory_waiter(false); }
+
+bool waits_for_memory_holding(int procno) {
+    if (memory_waiters == nullptr || procno < 0 || procno >= proc_slots()) return false;
+    return pg_atomic_read_u32(&memory_waiters[procno]) != 0;
 }
 
 std::optional<LeaseRecord> memory_holding(std::string_view name) {

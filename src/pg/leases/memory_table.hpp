@@ -67,6 +67,24 @@ AcquireAttempt memory_acquire_all(const std::vector<std::string>& names, std::st
                                   const Caller& caller, Micros ttl,
                                   const std::function<bool(std::string_view)>& new_holding_allowed);
 
+// Waiting (wait_for > 0) for memory holdings goes through waiting.hpp: the
+// same queue (FIFO across both kinds), wake-ups and wait-for graph (which
+// finds a memory holder through read_lease). A waiter is never handed a
+// holding: a memory release takes effect at once and wakes the first waiter
+// when its transaction ends, and until then a newcomer of either kind does
+// not take the name (someone_waits_for); the woken waiter takes it itself
+// (memory_acquire_all). While a backend waits for memory holdings, a durable
+// release hands it nothing either (it would get a durable holding): leases.cpp
+// asks waits_for_memory_holding(candidate's procno).
+class MemoryWait {
+public:
+    MemoryWait();
+    ~MemoryWait();
+    MemoryWait(const MemoryWait&) = delete;
+    MemoryWait& operator=(const MemoryWait&) = delete;
+};
+bool waits_for_memory_holding(int procno);
+
 // The memory holding of `name` (live or expired), nullopt when the name has
 // none: the lease functions then act on the durable row.
 std::optional<LeaseRecord> memory_holding(std::string_view name);
