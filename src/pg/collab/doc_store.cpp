@@ -159,12 +159,21 @@ void insert_announcement(Relation announce, text* doc, Position position) {
 
 }  // namespace
 
-void lock_document_in_pg(std::string_view doc, bool exclusive) {
+namespace {
+
+LOCKTAG document_tag(std::string_view doc) {
     uint64 h = hash_bytes_extended(reinterpret_cast<const unsigned char*>(doc.data()),
                                    static_cast<int>(doc.size()), 0);
     LOCKTAG tag;
     SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(h >> 32), static_cast<uint32>(h),
                          kDocLockField4);
+    return tag;
+}
+
+}  // namespace
+
+void lock_document_in_pg(std::string_view doc, bool exclusive) {
+    LOCKTAG tag = document_tag(doc);
     (void)LockAcquire(&tag, exclusive ? ExclusiveLock : ShareLock, false, false);
 }
 
@@ -198,25 +207,30 @@ DirectAppend append_directly(std::string_view doc, const collab::Update& update,
         Oid pkey_oid = coord_relation_oid(CoordRelation::doc_updates_pkey);
         text* doc_text = cstring_to_text_with_len(doc.data(), static_cast<int>(doc.size()));
 
-        // The look-up: the client's stored seqs end at seq - 1, delivered,
+        // The look-up, under the document's lock in share mode (so that it
+        // also sees every held update committed before, which this delivery
+        // may release): the client's stored seqs end at seq - 1, delivered,
         // and every other requirement is delivered. A requirement pruned
-        // since (covered by a snapshot) is left to the SQL path, and so is
-        // a stored seq (a resend; also one committed after this look-up,
-        // which the insert finds).
+        // since (covered by a snapshot) is left to the SQL path, and so is a
+        // stored seq (a resend; also one committed after this look-up, which
+        // the insert finds).
+        LOCKTAG tag = document_tag(doc);
+        (void)LockAcquire(&tag, ShareLock, false, false);
         Snapshot snapshot = push_statement_snapshot();
         bool ready = next_of_delivered(table, pkey_oid, attnum, snapshot, doc_text, u->client.data(),
                                        static_cast<int>(u->client.size()), u->seq);
         for (int i = 0; ready && i < n_others; ++i)
             ready = delivered(table, pkey_oid, attnum, snapshot, doc_text, other[i].client,
                               other[i].length, other[i].seq);
-        PopActiveSnapshot();
-        if (ready) {
-            lock_document_in_pg(doc, /*exclusive=*/false);
-            // After the lock: every held update committed before is seen.
-            snapshot = push_statement_snapshot();
+        if (ready)
             out->held_exist = has_held(table, coord_relation_oid(CoordRelation::doc_updates_held),
                                        attnum, snapshot, doc_text);
-            PopActiveSnapshot();
+        PopActiveSnapshot();
+        if (!ready) {
+            // Nothing was done under it: the SQL path takes the lock in the
+            // mode it needs (exclusive for an update it would hold).
+            LockRelease(&tag, ShareLock, false);
+        } else {
             Position position =
                 nextval_internal(coord_relation_oid(CoordRelation::doc_position), false);
             RowValues row = new_row_values(table);
