@@ -358,6 +358,14 @@ GRANT EXECUTE ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integ
 -- reads coord.alerts; the error is for the roles that may read the task):
 -- open alerts raised by 0.2 lose it too. Data only; a fresh install has none.
 UPDATE coord.alerts SET detail = detail - 'last_error' WHERE kind = 'task_dead' AND detail ? 'last_error';
+-- NOTIFY coord_alerts payloads name the alert only (any role can LISTEN).
+COMMENT ON TABLE coord.alerts IS
+    'Alerts raised by the sweep (background worker or coord.sweep()): kind (lease_held_too_long, '
+    'task_stuck, task_dead, ...), subject (the lease name, task id, ...), detail, when raised and '
+    'when resolved (NULL while open). At most one open alert per (kind, subject); an alert resolves '
+    'itself when its condition ends. Each raise and resolve is also sent as NOTIFY coord_alerts '
+    'with a JSON payload of event, id, kind, raised_at and resolved_at only (any role that can '
+    'connect can LISTEN: subject and detail are read here) and written to the server log.';
 -- (end of issue 14)
 
 
