@@ -29,7 +29,8 @@
 // Pins: a fence check pins the entry with its virtual transaction id until
 // the transaction ends (an xact callback unpins); a new holding of the name,
 // of either kind, waits for every other pinning transaction first. A durable
-// acquire pins the name the same way while it decides, so a memory acquire
+// acquire pins the name while it decides (only counted: any number of
+// transactions at once, never 53400), so a memory acquire
 // meanwhile is busy.
 #pragma once
 
