@@ -13,6 +13,7 @@
 #include "pg/common/datum.hpp"
 #include "pg/common/lock_wait.hpp"
 #include "pg/leases/leases.hpp"
+#include "pg/metrics/metrics.hpp"
 #include "pg/waiting/waiting.hpp"
 
 extern "C" {
@@ -505,6 +506,7 @@ private:
 };
 
 [[noreturn]] void throw_victim(const std::string& name, const std::string& detail) {
+    metrics::count_now(metrics::Counter::deadlocks);
     throw Error(sqlstate::deadlock_detected,
                 fmt::format("deadlock detected while waiting for lease \"{}\"", name), detail,
                 "This wait was cancelled to break the cycle; the other owners keep waiting. Release "
