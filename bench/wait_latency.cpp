@@ -46,10 +46,15 @@ Figures summarize(std::vector<std::int64_t> us) {
 // releases; each waiter, once granted, records the latency since the last
 // release and releases at once, handing the lease to the next one.
 std::atomic<long> acquire_calls{0};
+// Polls refused with 53400 (a memory-lease pin limit: more than 8 transactions
+// deciding a durable acquire of one name at once, issue 16): counted as a
+// failed poll and retried, as a polling client would.
+std::atomic<long> refused_polls{0};
 std::mt19937 rng(20261128);
 
 std::vector<std::int64_t> measure(bool polling, int waiters, int handoffs) {
     acquire_calls = 0;
+    refused_polls = 0;
     Connection holder;
     std::vector<std::unique_ptr<Connection>> conns;
     for (int i = 0; i < waiters; ++i) conns.push_back(std::make_unique<Connection>());
@@ -82,8 +87,17 @@ std::vector<std::int64_t> measure(bool polling, int waiters, int handoffs) {
                 std::optional<std::string> got;
                 if (polling) {
                     std::this_thread::sleep_for(phase);
-                    while (!(acquire_calls++, got = c.exec("SELECT coord.acquire($1, $2)", {name, owner}).scalar()))
-                        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                    auto poll = [&]() -> std::optional<std::string> {
+                        acquire_calls++;
+                        try {
+                            return c.exec("SELECT coord.acquire($1, $2)", {name, owner}).scalar();
+                        } catch (const coord::client::QueryError& e) {
+                            if (e.sqlstate() != "53400") throw;
+                            refused_polls++;
+                            return std::nullopt;
+                        }
+                    };
+                    while (!(got = poll())) std::this_thread::sleep_for(std::chrono::milliseconds(10));
                 } else {
                     acquire_calls++;
                     got = c.exec("SELECT coord.acquire($1, $2, wait_for => '30 s')", {name, owner}).scalar();
@@ -172,13 +186,17 @@ int main(int argc, char** argv) {
                         "acquire(wait_for)", wait.p50_ms, wait.p99_ms, wait.calls_per_grant);
             std::printf("%-8d %-26s %10.3f %10.3f %8.1f acquire calls per grant\n", waiters,
                         "poll acquire every 10 ms", poll.p50_ms, poll.p99_ms, poll.calls_per_grant);
+            if (refused_polls > 0)
+                std::printf("%-8d polls refused with 53400 (memory-lease pin limit, issue 16), retried: %ld\n",
+                            waiters, refused_polls.load());
             double ratio = wait.p50_ms / poll.p50_ms;
+            if (wait.p50_ms > 2.0) target_met = false;
             std::printf("%-8d p50 ratio wait/poll = %.3f (target <= 0.2), poll/wait = %.1fx; p99 poll/wait = %.1fx\n",
                         waiters, ratio, poll.p50_ms / wait.p50_ms, poll.p99_ms / wait.p99_ms);
             if (ratio > 0.2) target_met = false;
         }
         cycle_search_bench();
-        std::printf("target p50 <= 1/5 of polling: %s\n", target_met ? "met" : "NOT met");
+        std::printf("target p50 <= 1/5 of polling (<= 2 ms): %s\n", target_met ? "met" : "NOT met");
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "wait_latency: %s\n", e.what());

@@ -129,7 +129,7 @@ SELECT coord.acquire('mem:a', 'w-1', durable => false) > :m3 AS larger_after_for
 
 -- Bad input: clear SQLSTATE, nothing changed.
 SELECT regress.mem_error_of($$SELECT coord.acquire('mem:bad', 'w-1', '1 hour', durable => NULL)$$);
-SELECT regress.mem_error_of($$SELECT coord.acquire('mem:bad', 'w-1', '1 hour', '1 second', false)$$);
+SELECT regress.mem_error_of($$SELECT coord.acquire('mem:bad', 'w-1', '1 hour', '-1 second', false)$$);
 SELECT regress.mem_error_of($$SELECT coord.acquire('', 'w-1', durable => false)$$);
 SELECT regress.mem_error_of($$SELECT coord.acquire('mem:bad', NULL, durable => false)$$);
 SELECT regress.mem_error_of($$SELECT coord.acquire('mem:bad', 'w-1', '0', durable => false)$$);
@@ -203,3 +203,113 @@ SELECT pg_sleep(0.01);
 SELECT coord.acquire('cap:extra', 'w', durable => false) IS NOT NULL AS reclaimed;
 SELECT count(*) AS memory_holdings FROM coord.leases WHERE NOT durable;
 SELECT coord.force_release('cap:extra') AS forced;
+
+-- acquire_all(..., durable => false): every name in memory, all or nothing,
+-- one row per distinct name in canonical order; no WAL, no transaction id.
+SELECT count(*) FILTER (WHERE coord.release(name, token)) >= 0 AS cleared
+FROM coord.leases WHERE NOT durable;
+BEGIN;
+SELECT array_agg(name ORDER BY name) AS names, count(DISTINCT token) AS tokens,
+       bool_and(token > (SELECT token FROM regress.token_start)) AS larger_than_before
+FROM coord.acquire_all(ARRAY['all:c', 'all:a', 'all:c'], 'w-1', '1 hour', durable => false);
+SELECT pg_current_xact_id_if_assigned() IS NULL AS no_xid;
+COMMIT;
+SELECT name, owner, durable, expired FROM coord.leases WHERE name LIKE 'all:%' ORDER BY name;
+SELECT count(*) AS rows_in_lease_state FROM coord.lease_state WHERE name LIKE 'all:%';
+-- Tokens in name order, each larger than the one before.
+SELECT (SELECT token FROM coord.leases WHERE name = 'all:a') <
+       (SELECT token FROM coord.leases WHERE name = 'all:c') AS in_name_order;
+-- The holder's retry: the same tokens, later expiry.
+CREATE TABLE regress.all_before AS SELECT name, token, expires_at FROM coord.leases WHERE name LIKE 'all:%';
+SELECT bool_and(a.token = b.token) AS same_tokens, count(*) AS names
+FROM coord.acquire_all(ARRAY['all:a', 'all:c'], 'w-1', '2 hours', durable => false) a
+JOIN regress.all_before b USING (name);
+SELECT bool_and(l.expires_at > b.expires_at) AS extended
+FROM coord.leases l JOIN regress.all_before b USING (name);
+-- Another owner: no row, nothing changed (the free name of the set is not
+-- taken either).
+SELECT count(*) AS rows FROM coord.acquire_all(ARRAY['all:a', 'all:b'], 'w-2', durable => false);
+SELECT name, owner FROM coord.leases WHERE name LIKE 'all:%' ORDER BY name;
+-- A refused set uses up no token: the next memory token is the next one.
+SELECT coord.acquire('all:t1', 'w-2', durable => false) AS t1 \gset
+SELECT count(*) AS rows FROM coord.acquire_all(ARRAY['all:b', 'all:c'], 'w-2', durable => false);
+SELECT coord.acquire('all:t2', 'w-2', durable => false) AS t2 \gset
+SELECT :t2 - :t1 AS tokens_used_between;
+-- Mixed kinds: a name held durably is busy for a memory set (and the holder
+-- of it, too: one kind per name); a name held in memory is busy for a
+-- durable set.
+SELECT coord.acquire('all:dur', 'w-3') AS d1 \gset
+SELECT count(*) AS rows FROM coord.acquire_all(ARRAY['all:b', 'all:dur'], 'w-3', durable => false);
+SELECT count(*) AS rows FROM coord.acquire_all(ARRAY['all:b', 'all:c'], 'w-3');
+SELECT name, owner, durable FROM coord.leases WHERE name IN ('all:b', 'all:c', 'all:dur') ORDER BY name;
+SELECT coord.release('all:dur', :d1) AS released;
+-- A refused durable set may use up the token of a name tried before the
+-- refused one (its row write rolled back): a gap, never a repeat.
+SELECT coord.acquire('all:d-before', 'w-3') AS db \gset
+SELECT count(*) AS rows FROM coord.acquire_all(ARRAY['all:a0', 'all:c'], 'w-3');
+SELECT coord.acquire('all:d-after', 'w-3') AS da \gset
+SELECT :da - :db AS durable_tokens_used_between, :da > :db AS still_larger;
+SELECT count(*) AS a0_rows FROM coord.lease_state WHERE name = 'all:a0';
+-- Release each one; the next set gets larger tokens.
+SELECT count(*) FILTER (WHERE coord.release(name, token)) AS released
+FROM coord.leases WHERE name LIKE 'all:%';
+SELECT bool_and(token > (SELECT max(token) FROM regress.all_before)) AS larger
+FROM coord.acquire_all(ARRAY['all:a', 'all:c'], 'w-2', durable => false);
+
+-- acquire_all bad input: clear SQLSTATE, nothing changed.
+SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all(ARRAY['all:x'], 'w-1', durable => NULL)$$);
+SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all(ARRAY['all:x'], 'w-1', '1 hour', '-1 second', false)$$);
+SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all(ARRAY['all:x', NULL], 'w-1', durable => false)$$);
+SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all('{}', 'w-1', durable => false)$$);
+SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all(ARRAY['all:x', ''], 'w-1', durable => false)$$);
+SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all(ARRAY['all:x'], NULL, durable => false)$$);
+SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all(ARRAY['all:x'], 'w-1', '0', durable => false)$$);
+SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all(
+    (SELECT array_agg('all:x' || i) FROM generate_series(1, 101) i), 'w-1', durable => false)$$);
+BEGIN READ ONLY;
+SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all(ARRAY['all:x'], 'w-1', durable => false)$$);
+ROLLBACK;
+SELECT count(*) AS bad_holdings FROM coord.leases WHERE name LIKE 'all:x%';
+
+-- Role binding: the owner's holding under another role is 42501 for the
+-- whole set, nothing changed.
+SET ROLE regress_mem_a;
+SELECT count(*) AS rows FROM coord.acquire_all(ARRAY['all:r1'], 'shared-owner', durable => false);
+SET ROLE regress_mem_b;
+SELECT regress.mem_error_of($$SELECT * FROM coord.acquire_all(ARRAY['all:r0', 'all:r1'], 'shared-owner', durable => false)$$);
+SELECT name, holder_role FROM coord.leases WHERE name LIKE 'all:r%' ORDER BY name;
+RESET ROLE;
+SELECT has_function_privilege('public', 'coord.acquire_all(text[], text, interval, interval, boolean)', 'EXECUTE') AS public_acquire_all,
+       has_function_privilege('coord_user', 'coord.acquire_all(text[], text, interval, interval, boolean)', 'EXECUTE') AS user_acquire_all;
+
+-- Capacity: a set that does not fit is 53400 and takes none of its names;
+-- one that fits is taken.
+SELECT count(*) FILTER (WHERE coord.force_release(name)) >= 0 AS cleared
+FROM coord.leases WHERE NOT durable;
+SELECT count(coord.acquire('cap:' || i, 'w', '1 hour', durable => false)) AS taken
+FROM generate_series(1, current_setting('coord.memory_leases')::int - 1) i;
+SELECT regress.error_with_hint($$SELECT count(*) FROM coord.acquire_all(ARRAY['cap:x1', 'cap:x2'], 'w', durable => false)$$);
+SELECT count(*) AS set_holdings FROM coord.leases WHERE name LIKE 'cap:x%';
+SELECT count(*) AS rows FROM coord.acquire_all(ARRAY['cap:1', 'cap:x1'], 'w', durable => false);
+SELECT count(*) FILTER (WHERE coord.force_release(name)) AS forced
+FROM coord.leases WHERE NOT durable;
+
+-- Waiting (wait_for > 0) for memory holdings: the queue of durable leases
+-- (isolation spec memory_lease_waiting shows FIFO, wake-ups, deadlocks and
+-- cancels). A wait that runs out returns NULL / no row and leaves nothing
+-- queued or held; REPEATABLE READ is 55000 as for durable waits.
+SELECT coord.acquire('mwait:m', 'w-1', durable => false) AS wm \gset
+SELECT coord.acquire('mwait:m', 'w-2', wait_for => '30 milliseconds', durable => false) IS NULL AS ran_out;
+SELECT count(*) AS rows FROM coord.acquire_all(ARRAY['mwait:m', 'mwait:n'], 'w-2', wait_for => '30 milliseconds', durable => false);
+SELECT count(*) AS queued FROM coord.waiters;
+SELECT name, owner FROM coord.leases WHERE name LIKE 'mwait:%' ORDER BY name;
+-- The holder's own wait extends at once.
+SELECT coord.acquire('mwait:m', 'w-1', wait_for => '1 second', durable => false) = :wm AS same_token;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT regress.mem_error_of($$SELECT coord.acquire('mwait:m', 'w-2', wait_for => '1 second', durable => false)$$);
+ROLLBACK;
+-- Free: a wait takes it at once, in memory.
+SELECT coord.release('mwait:m', :wm) AS released;
+SELECT coord.acquire('mwait:m', 'w-2', wait_for => '1 second', durable => false) > :wm AS larger;
+SELECT name, owner, durable FROM coord.leases WHERE name LIKE 'mwait:%' ORDER BY name;
+SELECT count(*) FILTER (WHERE coord.force_release(name)) AS forced FROM coord.leases WHERE name LIKE 'mwait:%';

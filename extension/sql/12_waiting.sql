@@ -3,16 +3,18 @@
 -- (coord.acquire's wait_for parameter is in 10_leases.sql.)
 
 CREATE FUNCTION coord.acquire_all(names text[], owner text, ttl interval DEFAULT '1 hour',
-                                  wait_for interval DEFAULT '0')
+                                  wait_for interval DEFAULT '0', durable boolean DEFAULT true)
 RETURNS TABLE (name text, token bigint)
 AS 'MODULE_PATHNAME', 'coord_acquire_all'
 LANGUAGE C VOLATILE;  -- invoker rights, as coord.acquire (10_leases.sql)
-COMMENT ON FUNCTION coord.acquire_all(text[], text, interval, interval) IS
+COMMENT ON FUNCTION coord.acquire_all(text[], text, interval, interval, boolean) IS
     'Take every lease in `names` for `owner`, all or nothing: one row (name, token) per distinct '
     'name in canonical (sorted) order, or no row when they could not all be taken (within wait_for); '
     '42501 when the owner already holds one of them under another role. '
     'It never holds part of the set while it waits, and takes the rows in one canonical order, so two '
-    'acquire_all calls cannot deadlock each other. At most 100 names.';
+    'acquire_all calls cannot deadlock each other. At most 100 names. '
+    'durable => false takes memory holdings (as coord.acquire(..., durable => false)), all at once; '
+    'a name held durably is busy then. A refused set may use up tokens (never handed out again).';
 
 CREATE FUNCTION coord.waiting_requests()
 RETURNS TABLE (name text, owner text, waiting_since timestamptz, "position" integer, pid integer,
@@ -90,7 +92,7 @@ COMMENT ON FUNCTION coord.detect_deadlocks() IS
     'Administrators only: check the whole wait-for graph of this database now, cancel one victim per '
     'cycle (youngest wait) and write pending deadlock records. Returns the number of cycles broken.';
 
-GRANT EXECUTE ON FUNCTION coord.acquire_all(text[], text, interval, interval),
+GRANT EXECUTE ON FUNCTION coord.acquire_all(text[], text, interval, interval, boolean),
     coord.waiting_requests(), coord.pending_deadlocks() TO coord_user;
 GRANT EXECUTE ON FUNCTION coord.detect_deadlocks() TO coord_admin;
 GRANT SELECT ON coord.waiters, coord.wait_graph, coord.deadlocks TO coord_user;

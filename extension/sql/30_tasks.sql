@@ -140,15 +140,30 @@ COMMENT ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, te
     'due at once and the queue has notify (one per queue per transaction).';
 
 CREATE FUNCTION coord.claim(queue text, worker text, ttl interval DEFAULT '10 minutes',
-                            batch integer DEFAULT 1)
-RETURNS TABLE (task_id bigint, payload jsonb, attempt integer, token bigint, execution_id uuid)
+                            batch integer DEFAULT 1, wait_for interval DEFAULT '0')
+RETURNS TABLE (task_id bigint, queue text, payload jsonb, attempt integer, max_attempts integer,
+               token bigint, execution_id uuid, lease_expires_at timestamptz)
 AS 'MODULE_PATHNAME', 'coord_claim'
 LANGUAGE C VOLATILE ROWS 1;
-COMMENT ON FUNCTION coord.claim(text, text, interval, integer) IS
-    'Claim up to `batch` due tasks of `queue` for `worker` until now + ttl: highest priority '
-    'first, then oldest. Never gives a task to two claimants; concurrent claimers skip each '
-    'other''s rows instead of waiting. Pass task_id and token to heartbeat, complete or fail, as '
-    'the same role: the claims belong to it.';
+COMMENT ON FUNCTION coord.claim(text, text, interval, integer, interval) IS
+    'Claim up to `batch` due tasks of `queue` (consume privilege; 42704 for an unknown queue) for '
+    '`worker` until now + ttl (lease_expires_at): highest priority first, then oldest. Never gives '
+    'a task to two claimants; concurrent claimers skip each other''s rows instead of waiting. '
+    'attempt = max_attempts is the last one. wait_for (0 .. 1 day): when nothing is due, sleep '
+    'until a task of the queue becomes due (woken when the transaction that made it due commits, '
+    'not polled) or the wait runs out (no rows); a paused queue returns none. Pass task_id and '
+    'token to heartbeat, complete or fail, as the same role: the claims belong to it.';
+
+CREATE FUNCTION coord.claim(queues text[], worker text, ttl interval DEFAULT '10 minutes',
+                            batch integer DEFAULT 1, wait_for interval DEFAULT '0')
+RETURNS TABLE (task_id bigint, queue text, payload jsonb, attempt integer, max_attempts integer,
+               token bigint, execution_id uuid, lease_expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'coord_claim_queues'
+LANGUAGE C VOLATILE ROWS 1;
+COMMENT ON FUNCTION coord.claim(text[], text, interval, integer, interval) IS
+    'coord.claim over several queues (1 .. 1000 names, no NULL: 22023; each must exist, 42704, '
+    'and allow consume, 42501): the best `batch` due tasks of them all (highest priority first, '
+    'then oldest), paused queues skipped; wait_for as for one queue, woken by any of them.';
 
 CREATE FUNCTION coord.heartbeat(task_id bigint, token bigint, ttl interval DEFAULT '10 minutes')
 RETURNS timestamptz
@@ -291,7 +306,8 @@ COMMENT ON VIEW coord.queue_stats IS
 
 GRANT EXECUTE ON FUNCTION
     coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval, interval),
-    coord.claim(text, text, interval, integer),
+    coord.claim(text, text, interval, integer, interval),
+    coord.claim(text[], text, interval, integer, interval),
     coord.heartbeat(bigint, bigint, interval),
     coord.complete(bigint, bigint, jsonb),
     coord.fail(bigint, bigint, text, interval, boolean),

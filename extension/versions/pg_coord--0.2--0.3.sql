@@ -249,6 +249,42 @@ REVOKE EXECUTE ON FUNCTION coord.enqueue_many(text, jsonb[], timestamptz, intege
 GRANT EXECUTE ON FUNCTION coord.enqueue_many(text, jsonb[], timestamptz, integer, text[]),
     coord.complete_many(bigint[], bigint[], jsonb[]) TO coord_user;
 
+-- claim(wait_for) and claim(queues text[], ...): claims return queue,
+-- max_attempts and lease_expires_at too. The return type changes, so the
+-- one-queue form is dropped and created again (nothing in the extension
+-- depends on it); fresh installs get both in 30_tasks.sql.
+DROP FUNCTION coord.claim(text, text, interval, integer);
+CREATE FUNCTION coord.claim(queue text, worker text, ttl interval DEFAULT '10 minutes',
+                            batch integer DEFAULT 1, wait_for interval DEFAULT '0')
+RETURNS TABLE (task_id bigint, queue text, payload jsonb, attempt integer, max_attempts integer,
+               token bigint, execution_id uuid, lease_expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'coord_claim'
+LANGUAGE C VOLATILE ROWS 1;
+COMMENT ON FUNCTION coord.claim(text, text, interval, integer, interval) IS
+    'Claim up to `batch` due tasks of `queue` (consume privilege; 42704 for an unknown queue) for '
+    '`worker` until now + ttl (lease_expires_at): highest priority first, then oldest. Never gives '
+    'a task to two claimants; concurrent claimers skip each other''s rows instead of waiting. '
+    'attempt = max_attempts is the last one. wait_for (0 .. 1 day): when nothing is due, sleep '
+    'until a task of the queue becomes due (woken when the transaction that made it due commits, '
+    'not polled) or the wait runs out (no rows); a paused queue returns none. Pass task_id and '
+    'token to heartbeat, complete or fail, as the same role: the claims belong to it.';
+
+CREATE FUNCTION coord.claim(queues text[], worker text, ttl interval DEFAULT '10 minutes',
+                            batch integer DEFAULT 1, wait_for interval DEFAULT '0')
+RETURNS TABLE (task_id bigint, queue text, payload jsonb, attempt integer, max_attempts integer,
+               token bigint, execution_id uuid, lease_expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'coord_claim_queues'
+LANGUAGE C VOLATILE ROWS 1;
+COMMENT ON FUNCTION coord.claim(text[], text, interval, integer, interval) IS
+    'coord.claim over several queues (1 .. 1000 names, no NULL: 22023; each must exist, 42704, '
+    'and allow consume, 42501): the best `batch` due tasks of them all (highest priority first, '
+    'then oldest), paused queues skipped; wait_for as for one queue, woken by any of them.';
+
+REVOKE EXECUTE ON FUNCTION coord.claim(text, text, interval, integer, interval),
+    coord.claim(text[], text, interval, integer, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.claim(text, text, interval, integer, interval),
+    coord.claim(text[], text, interval, integer, interval) TO coord_user;
+
 -- fail(retry => false), and a dedupe_key held by pending and processing
 -- tasks only (not by cancelled ones): fresh installs get them in 30_tasks.sql.
 DROP INDEX coord.tasks_dedupe;
@@ -753,4 +789,21 @@ REVOKE EXECUTE ON FUNCTION coord.acquire(text, text, interval, interval, boolean
     coord.memory_lease_holdings() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION coord.acquire(text, text, interval, interval, boolean),
     coord.memory_lease_holdings() TO coord_user;
+-- coord.acquire_all gains `durable boolean DEFAULT true` (as coord.acquire).
+DROP FUNCTION coord.acquire_all(text[], text, interval, interval);
+CREATE FUNCTION coord.acquire_all(names text[], owner text, ttl interval DEFAULT '1 hour',
+                                  wait_for interval DEFAULT '0', durable boolean DEFAULT true)
+RETURNS TABLE (name text, token bigint)
+AS 'MODULE_PATHNAME', 'coord_acquire_all'
+LANGUAGE C VOLATILE;  -- invoker rights, as coord.acquire (10_leases.sql)
+COMMENT ON FUNCTION coord.acquire_all(text[], text, interval, interval, boolean) IS
+    'Take every lease in `names` for `owner`, all or nothing: one row (name, token) per distinct '
+    'name in canonical (sorted) order, or no row when they could not all be taken (within wait_for); '
+    '42501 when the owner already holds one of them under another role. '
+    'It never holds part of the set while it waits, and takes the rows in one canonical order, so two '
+    'acquire_all calls cannot deadlock each other. At most 100 names. '
+    'durable => false takes memory holdings (as coord.acquire(..., durable => false)), all at once; '
+    'a name held durably is busy then. A refused set may use up tokens (never handed out again).';
+REVOKE EXECUTE ON FUNCTION coord.acquire_all(text[], text, interval, interval, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.acquire_all(text[], text, interval, interval, boolean) TO coord_user;
 -- (end of issue 16)

@@ -95,6 +95,18 @@ TEST(MemoryLease, CapacityIs53400WithAHint) {
     }
 }
 
+TEST(MemoryLease, ASetNeedsRoomForEveryNewHolding) {
+    EXPECT_NO_THROW(require_memory_capacity(8, 10, 2));
+    EXPECT_NO_THROW(require_memory_capacity(10, 10, 0));
+    try {
+        require_memory_capacity(9, 10, 2);
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_STREQ(e.sqlstate(), "53400");
+        EXPECT_STREQ(e.what(), "2 memory leases asked for, 1 of 10 slots free");
+    }
+}
+
 TEST(MemoryLease, PinsAreBounded) {
     EXPECT_NO_THROW(require_pin_slot(kMaxMemoryPins - 1, "n"));
     EXPECT_EQ(sqlstate_of([] { require_pin_slot(kMaxMemoryPins, "n"); }), "53400");

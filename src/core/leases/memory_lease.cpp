@@ -32,10 +32,15 @@ bool memory_entry_reclaimable(const LeaseRecord& entry, Micros now, int live_pin
     return live_pins == 0 && !entry.held_at(now);
 }
 
-void require_memory_capacity(std::size_t live_holdings, std::size_t capacity) {
-    if (live_holdings < capacity) return;
-    throw Error(sqlstate::configuration_limit_exceeded,
-                fmt::format("all {} memory lease slots are held", capacity),
+void require_memory_capacity(std::size_t live_holdings, std::size_t capacity,
+                             std::size_t wanted) {
+    std::size_t free_slots = live_holdings < capacity ? capacity - live_holdings : 0;
+    if (wanted <= free_slots) return;
+    std::string message =
+        free_slots == 0 ? fmt::format("all {} memory lease slots are held", capacity)
+                        : fmt::format("{} memory leases asked for, {} of {} slots free", wanted,
+                                      free_slots, capacity);
+    throw Error(sqlstate::configuration_limit_exceeded, message,
                 "Every slot of the shared-memory lease table has a live holding; expired "
                 "holdings are reclaimed as they are found.",
                 "Raise coord.memory_leases (takes effect at the next server start), release "

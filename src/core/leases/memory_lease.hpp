@@ -43,9 +43,11 @@ bool memory_holding_blocks_durable(const std::optional<LeaseRecord>& memory, Mic
 // and after a restart from a block above every earlier one.
 bool memory_entry_reclaimable(const LeaseRecord& entry, Micros now, int live_pins);
 
-// A new live holding when `live_holdings` already exist: 53400 (with a hint
-// naming coord.memory_leases) at `capacity`.
-void require_memory_capacity(std::size_t live_holdings, std::size_t capacity);
+// `wanted` new live holdings (acquire_all: one per name not yet held) when
+// `live_holdings` already exist: 53400 (with a hint naming
+// coord.memory_leases) past `capacity`.
+void require_memory_capacity(std::size_t live_holdings, std::size_t capacity,
+                             std::size_t wanted = 1);
 
 // How many pins (running transactions that fenced with the holding or are
 // deciding a durable acquire of the name) one entry keeps at once; one more

@@ -202,4 +202,23 @@ std::optional<std::int32_t> decide_retry_dead(const std::optional<TaskClaimState
     return std::max(task->max_attempts, task->attempts + 1);
 }
 
+Micros require_claim_wait(std::optional<IntervalParts> wait_for) {
+    return require_non_negative_duration(wait_for, "wait_for", kMaxClaimWait);
+}
+
+std::vector<std::string> require_claim_queues(bool present,
+                                              const std::vector<std::optional<std::string_view>>& queues) {
+    std::optional<std::size_t> first_null;
+    for (std::size_t k = 0; k < queues.size() && !first_null; ++k)
+        if (!queues[k]) first_null = k + 1;
+    require_batch_array("queues", present, queues.size(), first_null);
+    std::vector<std::string> out;
+    out.reserve(queues.size());
+    for (const std::optional<std::string_view>& q : queues) {
+        std::string name(require_text(q, "queues", kMaxQueueNameBytes));
+        if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(std::move(name));
+    }
+    return out;
+}
+
 }  // namespace coord

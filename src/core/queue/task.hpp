@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace coord {
 
@@ -125,6 +126,16 @@ std::optional<Micros> check_dedupe_for(std::optional<IntervalParts> dedupe_for, 
 // purge's state: pending, dead, cancelled or complete (not processing: a
 // claim is a worker's; cancel it first). 22004 / 22023 naming `state`.
 TaskState require_purge_state(std::optional<std::string_view> state);
+
+// claim's wait_for: 0 … kMaxClaimWait (22004 / 22023 naming it).
+inline constexpr Micros kMaxClaimWait = kMicrosPerDay;
+Micros require_claim_wait(std::optional<IntervalParts> wait_for);
+
+// claim's queues (the multi-queue form): 1 … kMaxBatchElements names, none
+// NULL, each a valid queue name (22004 / 22023 naming `queues`). Returns the
+// names without repeats, in their first order.
+std::vector<std::string> require_claim_queues(bool present,
+                                              const std::vector<std::optional<std::string_view>>& queues);
 
 // snooze's run_in: 0 … kMaxRunAtAhead (22004 / 22023 naming it).
 Micros require_run_in(std::optional<IntervalParts> run_in);

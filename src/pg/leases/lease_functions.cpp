@@ -87,6 +87,27 @@ std::optional<std::vector<Token>> acquire_names(Spi& spi, const std::vector<std:
     });
 }
 
+// The same for memory holdings (memory_table.hpp, "Waiting"): one try, then
+// the queue of waiting.hpp with a memory try whenever at the head.
+std::optional<std::vector<Token>> acquire_names_in_memory(const std::vector<std::string>& names,
+                                                          std::string_view owner,
+                                                          const Caller& caller, Micros ttl,
+                                                          Micros wait_for) {
+    if (wait_for > 0) {
+        require_waiting_available();
+        require_read_committed();
+    }
+    note_owner_session(owner);
+    AcquireAttempt now = memory_acquire_all(names, owner, caller, ttl, &allowed_unless_queued);
+    if (now.granted) return now.tokens;
+    if (wait_for == 0) return std::nullopt;
+    MemoryWait marked;
+    Spi spi;  // for the deadlock records the wait may write
+    return wait_for_leases(spi, owner, caller.role(), names, ttl, wait_for, [&] {
+        return memory_acquire_all(names, owner, caller, ttl, [](std::string_view) { return true; });
+    });
+}
+
 std::vector<std::string> names_arg(const Args& args, int i) {
     std::optional<Datum> array = args.get_datum(i);
     if (!array) throw_null_argument("names");
@@ -132,13 +153,13 @@ COORD_FUNCTION(coord_acquire) {
     bool durable = PG_NARGS() <= 4 || require_present(args.get_boolean(4), "durable");
     CallingRole caller;
     if (!durable) {
-        if (wait_for > 0)
-            throw Error(sqlstate::feature_not_supported,
-                        "waiting for a memory lease is not supported yet",
-                        "durable => false takes the lease only if it is free now.",
-                        "Call with wait_for => '0' and retry, or take a durable lease.");
-        std::optional<Token> token = memory_acquire(name, owner, caller, ttl);
-        return token ? int64_datum(*token) : null_result(fcinfo);
+        if (wait_for == 0) {
+            std::optional<Token> token = memory_acquire(name, owner, caller, ttl);
+            return token ? int64_datum(*token) : null_result(fcinfo);
+        }
+        std::optional<std::vector<Token>> tokens =
+            acquire_names_in_memory({std::string(name)}, owner, caller, ttl, wait_for);
+        return tokens ? int64_datum(tokens->front()) : null_result(fcinfo);
     }
     note_lease_touched(name);  // this transaction's end wakes the name's first waiter
     Spi spi;
@@ -157,10 +178,13 @@ COORD_FUNCTION(coord_acquire_all) {
     auto owner = require_text(args.get_text(1), "owner", kMaxOwnerBytes);
     auto ttl = require_duration(args.get_interval(2), "ttl", kMaxLeaseTtl);
     auto wait_for = wait_for_arg(args, 3);
+    bool durable = PG_NARGS() <= 4 || require_present(args.get_boolean(4), "durable");
     CallingRole caller;
     begin_result_set(fcinfo);
     std::optional<std::vector<Token>> tokens;
-    {
+    if (!durable) {
+        tokens = acquire_names_in_memory(names, owner, caller, ttl, wait_for);
+    } else {
         Spi spi;
         tokens = acquire_names(spi, names, owner, caller, ttl, wait_for);
     }
@@ -173,16 +197,25 @@ COORD_FUNCTION(coord_acquire_all) {
     return Datum(0);
 }
 
+// A memory release takes effect at once: its transaction's end must wake the
+// name's first waiter only if someone waits now. One who queues later tries
+// after queueing and finds the name free (memory_table.hpp, "Waiting"). That
+// spares every release that nobody waits for the transaction-end wake-up.
+void note_memory_release(std::string_view name, bool ended) {
+    if (ended && someone_waits_for(name)) note_lease_touched(name);
+}
+
 COORD_FUNCTION(coord_renew) {
     Args args(fcinfo);
     auto name = lease_name_arg(args, 0);
-    note_lease_touched(name);
     auto token = token_arg(args, 1);
     auto ttl = require_duration(args.get_interval(2), "ttl", kMaxLeaseTtl);
     CallingRole caller;
-    // A memory holding needs no SPI connection (memory_table.hpp).
+    // A memory holding needs no SPI connection (memory_table.hpp); renewing
+    // it frees nothing, so it wakes nobody.
     if (std::optional<Micros> memory = memory_renew(name, token, caller, ttl))
         return timestamptz_datum(*memory);
+    note_lease_touched(name);
     Spi spi;
     return timestamptz_datum(renew(spi, name, token, caller, ttl));
 }
@@ -190,11 +223,13 @@ COORD_FUNCTION(coord_renew) {
 COORD_FUNCTION(coord_release) {
     Args args(fcinfo);
     auto name = lease_name_arg(args, 0);
-    note_lease_touched(name);
     auto token = token_arg(args, 1);
     CallingRole caller;
-    if (std::optional<bool> memory = memory_release(name, token, caller))
+    if (std::optional<bool> memory = memory_release(name, token, caller)) {
+        note_memory_release(name, *memory);
         return BoolGetDatum(*memory);
+    }
+    note_lease_touched(name);
     Spi spi;
     return BoolGetDatum(release(spi, name, token, caller));
 }
@@ -202,8 +237,11 @@ COORD_FUNCTION(coord_release) {
 COORD_FUNCTION(coord_force_release) {
     Args args(fcinfo);
     auto name = lease_name_arg(args, 0);
+    if (std::optional<bool> memory = memory_force_release(name)) {
+        note_memory_release(name, true);
+        return BoolGetDatum(*memory);
+    }
     note_lease_touched(name);
-    if (std::optional<bool> memory = memory_force_release(name)) return BoolGetDatum(*memory);
     Spi spi;
     return BoolGetDatum(force_release(spi, name));
 }

@@ -61,7 +61,8 @@ LeaseRecord freed(const LeaseRecord& r) { return LeaseRecord{std::nullopt, r.tok
 // one that can take it so (waiting.hpp, "Hand-off"), else a free lease.
 LeaseRecord released(const LeaseRecord& current, std::string_view name, Micros now) {
     std::optional<HandoffCandidate> next = first_waiter_of(name);
-    if (!next) return freed(current);
+    // A waiter for a memory holding takes it itself once woken (memory_table.hpp).
+    if (!next || waits_for_memory_holding(next->procno)) return freed(current);
     LeaseRecord handed = hand_over(current, next->owner, next->role, now, next->ttl, allocate_token);
     if (!promise_handoff(*next, handed.token)) return freed(current);
     force_synchronous_commit();

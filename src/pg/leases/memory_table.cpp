@@ -6,9 +6,12 @@
 #include "pg/common/token_allocator.hpp"
 #include "pg/leases/lease_row.hpp"
 #include "pg/leases/memory_table.hpp"
+#include "pg/waiting/waiting.hpp"
 
 extern "C" {
+#include "access/twophase.h"
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lock.h"
@@ -19,6 +22,7 @@ extern "C" {
 #include "utils/hsearch.h"
 }
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -87,6 +91,12 @@ struct Shared {
 
 Shared* shared = nullptr;
 HTAB* table = nullptr;
+// Per backend (pgprocno): 1 while it waits for memory holdings (see
+// waits_for_memory_holding).
+pg_atomic_uint32* memory_waiters = nullptr;
+bool marked_memory_waiter = false;
+
+int proc_slots() { return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts; }
 LWLockPadded* locks = nullptr;  // kPartitions partitions, then the pool lock, then the refill lock
 
 LWLock* partition_lock(int p) { return &locks[p].lock; }
@@ -117,6 +127,7 @@ shmem_startup_hook_type prev_shmem_startup = nullptr;
 void memory_shmem_request() {
     if (prev_shmem_request) prev_shmem_request();
     RequestAddinShmemSpace(MAXALIGN(sizeof(Shared)) +
+                           MAXALIGN(sizeof(pg_atomic_uint32) * static_cast<Size>(proc_slots())) +
                            hash_estimate_size(table_size(), sizeof(MemEntry)));
     RequestNamedLWLockTranche("pg_coord_memory_leases", kPartitions + 2);
 }
@@ -131,6 +142,11 @@ void memory_shmem_startup() {
         std::memset(static_cast<void*>(shared), 0, sizeof(Shared));
         pg_atomic_init_u32(&shared->holdings, 0);
     }
+    memory_waiters = static_cast<pg_atomic_uint32*>(ShmemInitStruct(
+        "pg_coord memory lease waiters", sizeof(pg_atomic_uint32) * static_cast<Size>(proc_slots()),
+        &found));
+    if (!found)
+        for (int p = 0; p < proc_slots(); ++p) pg_atomic_init_u32(&memory_waiters[p], 0);
     HASHCTL info;
     std::memset(&info, 0, sizeof(info));
     info.keysize = sizeof(MemKey);
@@ -293,6 +309,12 @@ void unpin_all() {
     local_pins.clear();
 }
 
+void mark_memory_waiter(bool waiting) {
+    if (memory_waiters == nullptr || MyProc == nullptr) return;
+    pg_atomic_write_u32(&memory_waiters[MyProc->pgprocno], waiting ? 1 : 0);
+    marked_memory_waiter = waiting;
+}
+
 void memory_xact_callback(XactEvent event, void*) {
     switch (event) {
         case XACT_EVENT_COMMIT:
@@ -301,6 +323,7 @@ void memory_xact_callback(XactEvent event, void*) {
         case XACT_EVENT_PARALLEL_ABORT:
         case XACT_EVENT_PREPARE:
             if (!local_pins.empty()) unpin_all();
+            if (marked_memory_waiter) mark_memory_waiter(false);  // an error skipped the unmark
             break;
         default:
             break;
@@ -514,6 +537,47 @@ void require_memory_leases() {
                 "durable => true.");
 }
 
+namespace {
+
+// The durable row as a memory acquire needs it, unless the entry remembers
+// it (no durable grant of the name has begun since it was read).
+std::optional<LeaseRecord> durable_row_for(std::string_view name, const Seen& s, Oid counter) {
+    if (s.durable_counter == counter && !s.durable_pending) {
+        if (s.durable_token > 0) return LeaseRecord{std::nullopt, s.durable_token, 0, 0, 0};
+        return std::nullopt;
+    }
+    return read_latest_lease_row(name);
+}
+
+// The entry's holding, or its last token when it has none.
+std::optional<LeaseRecord> memory_side(const Seen& s) {
+    if (s.holding) return s.holding;
+    if (s.last_token > 0) return LeaseRecord{std::nullopt, s.last_token, 0, 0, 0};
+    return std::nullopt;
+}
+
+// Capacity for `new_holdings` more live holdings (expired ones reclaimed
+// first when the table is at its limit): 53400 otherwise.
+void require_room_for(std::size_t new_holdings) {
+    if (new_holdings == 0) return;
+    auto cap = static_cast<std::size_t>(memory_leases_guc);
+    if (pg_atomic_read_u32(&shared->holdings) + new_holdings <= cap) return;
+    reclaim_all();
+    require_memory_capacity(pg_atomic_read_u32(&shared->holdings), cap, new_holdings);
+}
+
+// Records a new holding in the entry (exclusive lock held): the row was free
+// (else busy), remembered for the next acquire.
+void write_holding(const Located& l, MemEntry* e, std::string_view owner, const AcquireDecision& d,
+                   Oid counter, const std::optional<LeaseRecord>& durable) {
+    set_holding(e, owner, d.token, d.acquired_at, d.expires_at, d.holder_role);
+    e->durable_counter = counter;
+    e->durable_token = durable ? durable->token : 0;
+    bump(l, e);
+}
+
+}  // namespace
+
 std::optional<Token> memory_acquire(std::string_view name, std::string_view owner,
                                     const Caller& caller, Micros ttl) {
     require_memory_leases();
@@ -521,32 +585,18 @@ std::optional<Token> memory_acquire(std::string_view name, std::string_view owne
     Oid counter = pg_call([] { return coord_relation_oid(CoordRelation::token_allocator); });
     bool reclaimed = false;
     return change_entry(name, [&](const Located& l, const Seen& s) -> std::optional<std::optional<Token>> {
-        // The durable row, unless the entry remembers it (no durable grant
-        // of the name has begun since it was read).
-        bool cached = s.durable_counter == counter && !s.durable_pending;
-        std::optional<LeaseRecord> durable;
-        if (cached) {
-            if (s.durable_token > 0) durable = LeaseRecord{std::nullopt, s.durable_token, 0, 0, 0};
-        } else {
-            durable = read_latest_lease_row(name);
-        }
-        std::optional<LeaseRecord> mine = s.holding;
-        if (!mine && s.last_token > 0) mine = LeaseRecord{std::nullopt, s.last_token, 0, 0, 0};
-        Micros now = now_micros();
-        AcquireDecision d = decide_memory_acquire(mine, durable, s.durable_pending, name, owner,
-                                                  caller, now, ttl, allocate_memory_token);
+        std::optional<LeaseRecord> durable = durable_row_for(name, s, counter);
+        AcquireDecision d = decide_memory_acquire(memory_side(s), durable, s.durable_pending, name,
+                                                  owner, caller, now_micros(), ttl,
+                                                  allocate_memory_token);
         if (d.kind == Kind::busy) return std::optional<Token>();
+        // A newcomer never takes a name others are queued for (FIFO).
+        if (d.kind == Kind::granted && someone_waits_for(name)) return std::optional<Token>();
         if (d.kind == Kind::granted && !s.other_fencers.empty()) {
             wait_for_fencers(s.other_fencers);  // a fenced write of the ended holding
             return std::nullopt;
         }
-        bool new_entry_holding = !(s.holding.has_value());
-        if (new_entry_holding &&
-            pg_atomic_read_u32(&shared->holdings) >= static_cast<std::uint32_t>(memory_leases_guc)) {
-            reclaim_all();
-            require_memory_capacity(pg_atomic_read_u32(&shared->holdings),
-                                    static_cast<std::size_t>(memory_leases_guc));
-        }
+        if (!s.holding) require_room_for(1);
         PartitionGuard guard(l.partition, LW_EXCLUSIVE);
         MemEntry* e = find(l);
         if (!unchanged(l, s, e)) return std::nullopt;
@@ -558,13 +608,117 @@ std::optional<Token> memory_acquire(std::string_view name, std::string_view owne
             reclaimed = true;
             return std::nullopt;
         }
-        set_holding(e, owner, d.token, d.acquired_at, d.expires_at, d.holder_role);
-        // The row was free (else busy): remember it for the next acquire.
-        e->durable_counter = counter;
-        e->durable_token = durable ? durable->token : 0;
-        bump(l, e);
+        write_holding(l, e, owner, d, counter, durable);
         return std::optional<Token>(d.token);
     });
+}
+
+AcquireAttempt memory_acquire_all(const std::vector<std::string>& names, std::string_view owner,
+                                  const Caller& caller, Micros ttl,
+                                  const std::function<bool(std::string_view)>& new_holding_allowed) {
+    require_memory_leases();
+    using Kind = AcquireDecision::Kind;
+    Oid counter = pg_call([] { return coord_relation_oid(CoordRelation::token_allocator); });
+    std::vector<Located> where;
+    where.reserve(names.size());
+    for (const std::string& name : names) where.push_back(locate(name));
+    // The partitions to lock, ascending (reclaim_all's order).
+    std::vector<int> partitions;
+    for (const Located& l : where) partitions.push_back(l.partition);
+    std::sort(partitions.begin(), partitions.end());
+    partitions.erase(std::unique(partitions.begin(), partitions.end()), partitions.end());
+    bool reclaimed = false;
+    for (int round = 0; round < kMaxRounds; ++round) {
+        // Decide on every name first, with no token: a busy name refuses the
+        // whole set before any token is used up.
+        std::vector<Seen> seen;
+        std::vector<std::optional<LeaseRecord>> durable;
+        std::vector<AcquireDecision> decided;
+        std::vector<Token> last(names.size(), 0);
+        bool wait_again = false;
+        std::size_t new_holdings = 0;
+        Micros now = now_micros();
+        for (std::size_t k = 0; k < names.size(); ++k) {
+            seen.push_back(copy_out(where[k]));
+            const Seen& s = seen.back();
+            durable.push_back(durable_row_for(names[k], s, counter));
+            std::optional<LeaseRecord> mine = memory_side(s);
+            AcquireDecision d = decide_memory_acquire(mine, durable.back(), s.durable_pending,
+                                                      names[k], owner, caller, now, ttl,
+                                                      [&](Token t) { last[k] = t; return Token(0); });
+            if (d.kind == Kind::granted && !new_holding_allowed(names[k])) d = {Kind::busy};
+            if (d.kind == Kind::busy) {
+                // Asleep at most until the holding (of either kind) expires.
+                AcquireAttempt refused;
+                if (s.holding && s.holding->held_at(now)) refused.retry_at = s.holding->expires_at;
+                const std::optional<LeaseRecord>& row = durable.back();
+                if (row && row->held_at(now)) refused.retry_at = row->expires_at;
+                return refused;
+            }
+            if (d.kind == Kind::granted && !s.other_fencers.empty()) {
+                wait_for_fencers(s.other_fencers);
+                wait_again = true;
+                break;
+            }
+            if (!s.holding) ++new_holdings;
+            decided.push_back(d);
+        }
+        if (wait_again) continue;
+        require_room_for(new_holdings);
+        // Every name can be taken: the new holdings' tokens, in name order.
+        for (std::size_t k = 0; k < names.size(); ++k)
+            if (decided[k].kind == Kind::granted) decided[k].token = allocate_memory_token(last[k]);
+        // Written all at once, under every partition's lock: nobody sees part
+        // of the set taken.
+        // (Nothing below allocates or raises while the locks are held.)
+        std::vector<MemEntry*> entries;
+        std::vector<char> entered;
+        entries.reserve(names.size());
+        entered.reserve(names.size());
+        for (int p : partitions) LWLockAcquire(partition_lock(p), LW_EXCLUSIVE);
+        bool changed = false;
+        for (std::size_t k = 0; k < names.size() && !changed; ++k)
+            changed = !unchanged(where[k], seen[k], find(where[k]));
+        bool full = false;
+        for (std::size_t k = 0; k < names.size() && !changed; ++k) {
+            MemEntry* e = find(where[k]);
+            entered.push_back(e == nullptr);
+            if (e == nullptr) e = enter(where[k]);
+            if (e == nullptr) {
+                full = true;
+                break;
+            }
+            entries.push_back(e);
+        }
+        if (!changed && !full)
+            for (std::size_t k = 0; k < names.size(); ++k)
+                write_holding(where[k], entries[k], owner, decided[k], counter, durable[k]);
+        if (full)  // the entries made for this try are not needed
+            for (std::size_t k = 0; k < entries.size(); ++k)
+                if (entered[k]) remove_entry_if_unused(where[k], entries[k]);
+        for (auto p = partitions.rbegin(); p != partitions.rend(); ++p)
+            LWLockRelease(partition_lock(*p));
+        if (full) {
+            if (reclaimed) throw_table_full();
+            reclaim_all();
+            reclaimed = true;
+            continue;
+        }
+        if (changed) continue;  // the tokens taken for this try stay unused (never repeat)
+        AcquireAttempt granted;
+        granted.granted = true;
+        for (const AcquireDecision& d : decided) granted.tokens.push_back(d.token);
+        return granted;
+    }
+    throw_kept_changing(names.front());
+}
+
+MemoryWait::MemoryWait() { mark_memory_waiter(true); }
+MemoryWait::~MemoryWait() { mark_memory_waiter(false); }
+
+bool waits_for_memory_holding(int procno) {
+    if (memory_waiters == nullptr || procno < 0 || procno >= proc_slots()) return false;
+    return pg_atomic_read_u32(&memory_waiters[procno]) != 0;
 }
 
 std::optional<LeaseRecord> memory_holding(std::string_view name) {

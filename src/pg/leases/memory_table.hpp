@@ -35,6 +35,10 @@
 
 #include "core/leases/memory_lease.hpp"
 #include "pg/common/guard.hpp"
+#include "pg/waiting/waiting.hpp"
+
+#include <functional>
+#include <vector>
 
 namespace coord::pg {
 
@@ -50,6 +54,36 @@ void require_memory_leases();
 // held (by another owner, or durably by anyone). 53400 past capacity.
 std::optional<Token> memory_acquire(std::string_view name, std::string_view owner,
                                     const Caller& caller, Micros ttl);
+
+// acquire_all(..., durable => false): one try at taking every name of
+// `names` (sorted, distinct) in memory for `owner`, all or nothing, never
+// waiting for a holder. A name is busy as for memory_acquire, and also when
+// new_holding_allowed(name) is false and `owner` does not already hold it.
+// Every name is decided on before any token is taken, so a refused set
+// uses up no token; the holdings are written at once under the partitions'
+// locks (nobody sees part of the set held). 42501 for a name the owner
+// holds under another role; 53400 past capacity: nothing changes then.
+AcquireAttempt memory_acquire_all(const std::vector<std::string>& names, std::string_view owner,
+                                  const Caller& caller, Micros ttl,
+                                  const std::function<bool(std::string_view)>& new_holding_allowed);
+
+// Waiting (wait_for > 0) for memory holdings goes through waiting.hpp: the
+// same queue (FIFO across both kinds), wake-ups and wait-for graph (which
+// finds a memory holder through read_lease). A waiter is never handed a
+// holding: a memory release takes effect at once and wakes the first waiter
+// when its transaction ends, and until then a newcomer of either kind does
+// not take the name (someone_waits_for); the woken waiter takes it itself
+// (memory_acquire_all). While a backend waits for memory holdings, a durable
+// release hands it nothing either (it would get a durable holding): leases.cpp
+// asks waits_for_memory_holding(candidate's procno).
+class MemoryWait {
+public:
+    MemoryWait();
+    ~MemoryWait();
+    MemoryWait(const MemoryWait&) = delete;
+    MemoryWait& operator=(const MemoryWait&) = delete;
+};
+bool waits_for_memory_holding(int procno);
 
 // The memory holding of `name` (live or expired), nullopt when the name has
 // none: the lease functions then act on the durable row.

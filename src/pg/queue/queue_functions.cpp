@@ -43,7 +43,7 @@ bool set_paused(FunctionCallInfo fcinfo, bool paused) {
         {TEXTOID, BOOLOID});
     if (spi.run(set, {text_param(queue), bool_param(paused)}) != 1) return false;
     // Resumed: its due tasks can be claimed again; waiting workers hear it.
-    if (!paused && spi.first_row()->get_boolean(1).value_or(false)) notify_queue(queue);
+    if (!paused) announce_due(queue, spi.first_row()->get_boolean(1).value_or(false));
     return true;
 }
 

@@ -1,4 +1,5 @@
 #include "pg/queue/queue_store.hpp"
+#include "pg/waiting/claim_waiting.hpp"
 
 extern "C" {
 #include "commands/async.h"
@@ -45,6 +46,11 @@ void notify_queue(std::string_view queue) {
         Async_Notify("coord_tasks", buf.data);
         pfree(buf.data);
     });
+}
+
+void announce_due(std::string_view queue, bool notify) {
+    wake_claimers_at_commit(queue);
+    if (notify) notify_queue(queue);
 }
 
 }  // namespace coord::pg

@@ -26,4 +26,9 @@ QueueInfo require_queue_use(Spi& spi, std::string_view queue, QueuePrivilege pri
 // transaction: at most one per queue, however many tasks became due.
 void notify_queue(std::string_view queue);
 
+// Tasks of `queue` became due in this transaction: when it commits, the
+// claimers waiting in coord.claim(wait_for) for the queue are woken, and
+// with `notify` (the queue's setting) NOTIFY coord_tasks is sent too.
+void announce_due(std::string_view queue, bool notify);
+
 }  // namespace coord::pg

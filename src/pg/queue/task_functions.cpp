@@ -1,13 +1,17 @@
 // SQL entry points of the task queue (extension/sql/30_tasks.sql).
 #include "core/queue/task.hpp"
 #include "core/common/validate.hpp"
+#include "core/common/error.hpp"
 #include "pg/common/calling_role.hpp"
 #include "pg/common/datum.hpp"
 #include "pg/queue/queue_store.hpp"
 #include "pg/queue/task_store.hpp"
+#include "pg/waiting/claim_waiting.hpp"
+#include "pg/waiting/waiting.hpp"
 
 extern "C" {
 #include "access/detoast.h"
+#include "access/xact.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -116,7 +120,7 @@ COORD_FUNCTION(coord_enqueue) {
     QueueInfo info = require_queue_use(spi, request.queue, QueuePrivilege::produce, caller, "enqueue into");
     request.max_attempts = max_attempts.value_or(info.max_attempts);
     std::int64_t id = enqueue_task(spi, request, now);
-    if (info.notify && request.run_at <= now) notify_queue(request.queue);
+    if (request.run_at <= now) announce_due(request.queue, info.notify);
     return int64_datum(id);
 }
 
@@ -162,9 +166,9 @@ COORD_FUNCTION(coord_enqueue_many) {
                 ids.push_back(enqueue_task(spi, request, now));
             }
         }
-        notify = info.notify && run_at <= now;
+        notify = info.notify;
     }
-    if (notify) notify_queue(queue);
+    if (run_at <= now) announce_due(queue, notify);
     for (std::int64_t id : ids) {
         Datum value = Int64GetDatum(id);
         bool null = false;
@@ -202,28 +206,113 @@ COORD_FUNCTION(coord_complete_many) {
     return Datum(0);
 }
 
-COORD_FUNCTION(coord_claim) {
+namespace {
+
+// The queues argument of the multi-queue claim, checked by the core.
+std::vector<std::string> queues_arg(const Args& args, int i) {
+    std::optional<Datum> array = args.get_datum(i);
+    std::vector<std::optional<std::string_view>> names;
+    if (array) {
+        Datum* elems = nullptr;
+        bool* nulls = nullptr;
+        int count = 0;
+        pg_call([&] {
+            ArrayType* a = DatumGetArrayTypeP(*array);
+            if (ARR_NDIM(a) > 1)
+                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                                errmsg("queues must be a one-dimensional array")));
+            deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+        });
+        names.reserve(static_cast<std::size_t>(count));
+        for (int k = 0; k < count; ++k) {
+            if (nulls[k]) {
+                names.emplace_back(std::nullopt);
+                continue;
+            }
+            ::text* t = reinterpret_cast<::text*>(pg_call([&] { return PG_DETOAST_DATUM_PACKED(elems[k]); }));
+            names.emplace_back(std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
+        }
+    }
+    return require_claim_queues(array.has_value(), names);
+}
+
+// Waiting re-reads the queues in a fresh snapshot after every wake-up (as
+// waiting for a lease, lease_functions.cpp): shared memory and READ COMMITTED.
+void require_claim_wait_possible() {
+    if (!waiting_available())
+        throw Error(sqlstate::object_not_in_prerequisite_state,
+                    "claim with wait_for > 0 needs pg_coord in shared_preload_libraries",
+                    "A waiting claim sleeps until woken through shared memory, which pg_coord can "
+                    "only reserve when the server loads it at start.",
+                    "Add pg_coord to shared_preload_libraries and restart the server, or call with "
+                    "wait_for => '0'.");
+    if (IsolationUsesXactSnapshot())
+        throw Error(sqlstate::object_not_in_prerequisite_state,
+                    "claim with wait_for > 0 needs a READ COMMITTED transaction",
+                    "A waiting claim looks for due tasks again after every wake-up; a REPEATABLE READ "
+                    "or SERIALIZABLE snapshot would never see the new ones.",
+                    "Call it in its own READ COMMITTED transaction, or with wait_for => '0'.");
+}
+
+// Both forms of coord.claim: (queue or queues, worker, ttl, batch, wait_for).
+// With wait_for > 0 and nothing due, the call registers as a waiter of its
+// queues and sleeps on its latch until a transaction that made tasks of
+// them due commits (claim_waiting.hpp), then tries again; paused queues
+// are skipped (a resume wakes the waiter). Every try re-reads the queues
+// (paused, privileges) in a fresh snapshot.
+Datum claim_from(FunctionCallInfo fcinfo, const std::vector<std::string>& queues) {
     Args args(fcinfo);
-    auto queue = require_queue_name(args.get_text(0));
     auto worker = require_worker(args.get_text(1));
     auto lease = require_duration(args.get_interval(2), "ttl", kMaxClaimLease);
     auto batch = require_batch(args.get_int32(3));
+    Micros wait_for = require_claim_wait(args.get_interval(4));
+    if (wait_for > 0) require_claim_wait_possible();
     CallingRole caller;
     begin_result_set(fcinfo);
+    const Micros deadline = now_micros() + wait_for;
+    std::optional<ClaimWaitRegistration> registration;
+    if (wait_for > 0) registration.emplace(queues);
     std::vector<ClaimedTask> claimed;
-    {
-        Spi spi;
-        QueueInfo info = require_queue_use(spi, queue, QueuePrivilege::consume, caller, "claim from");
-        if (info.paused) return Datum(0);
-        claimed = claim_tasks(spi, queue, worker, caller.role(), lease, batch, now_micros());
+    std::vector<std::string> open;
+    Micros claimed_at = 0;
+    for (;;) {
+        {
+            Spi spi;
+            open.clear();
+            for (const std::string& q : queues) {
+                QueueInfo info = require_queue_use(spi, q, QueuePrivilege::consume, caller, "claim from");
+                if (!info.paused) open.push_back(q);
+            }
+            claimed_at = now_micros();
+            if (!open.empty())
+                claimed = claim_tasks_of(spi, open, worker, caller.role(), lease, batch, claimed_at);
+        }
+        if (!claimed.empty() || !registration || now_micros() >= deadline) break;
+        registration->sleep_until(deadline);
     }
+    registration.reset();
     for (const ClaimedTask& t : claimed) {
-        Datum values[5] = {Int64GetDatum(t.task_id), t.payload, Int32GetDatum(t.attempt),
-                           Int64GetDatum(t.token), t.execution_id};
-        bool nulls[5] = {false, false, false, false, false};
+        Datum queue = text_datum(t.queue);
+        Datum values[8] = {Int64GetDatum(t.task_id), queue, t.payload, Int32GetDatum(t.attempt),
+                           Int32GetDatum(t.max_attempts), Int64GetDatum(t.token), t.execution_id,
+                           timestamptz_datum(claimed_at + lease)};
+        bool nulls[8] = {false, false, false, false, false, false, false, false};
         add_result_row(fcinfo, values, nulls);
     }
     return Datum(0);
+}
+
+}  // namespace
+
+COORD_FUNCTION(coord_claim) {
+    Args args(fcinfo);
+    std::vector<std::string> queues{std::string(require_queue_name(args.get_text(0)))};
+    return claim_from(fcinfo, queues);
+}
+
+COORD_FUNCTION(coord_claim_queues) {
+    Args args(fcinfo);
+    return claim_from(fcinfo, queues_arg(args, 0));
 }
 
 COORD_FUNCTION(coord_heartbeat) {

@@ -4,9 +4,12 @@
 #include "pg/queue/queue_store.hpp"
 #include "pg/queue/task_move.hpp"
 #include "pg/queue/task_store.hpp"
+#include "pg/waiting/claim_waiting.hpp"
 
 extern "C" {
 #include "common/pg_prng.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/uuid.h"
 }
 
@@ -272,6 +275,33 @@ std::vector<std::int64_t> enqueue_tasks(Spi& spi, const EnqueueRequest& r, Datum
     return ids;
 }
 
+namespace {
+
+// The rows of a claim's RETURNING (id, payload, attempts, token,
+// execution_id, priority, run_at, max_attempts[, queue]) in claim order.
+std::vector<ClaimedTask> claimed_rows(Spi& spi, std::uint64_t n, std::optional<std::string_view> queue) {
+    std::vector<ClaimedTask> claimed;
+    claimed.reserve(n);
+    MemoryContext into = spi.caller_context();
+    for (std::uint64_t i = 0; i < n; ++i) {
+        Row row = spi.row(i);
+        claimed.push_back(ClaimedTask{*row.get_int64(1), *row.get_datum_copy(2, into),
+                                      *row.get_int32(3), *row.get_int64(4),
+                                      *row.get_datum_copy(5, into), *row.get_int32(6),
+                                      *row.get_timestamptz(7), *row.get_int32(8),
+                                      queue ? std::string(*queue) : row.get_text(9).value_or("")});
+    }
+    for (const ClaimedTask& t : claimed) metrics::note_tasks(t.queue, metrics::TaskEvent::claimed);
+    std::sort(claimed.begin(), claimed.end(), [](const ClaimedTask& a, const ClaimedTask& b) {
+        if (a.priority != b.priority) return a.priority > b.priority;
+        if (a.run_at != b.run_at) return a.run_at < b.run_at;
+        return a.task_id < b.task_id;
+    });
+    return claimed;
+}
+
+}  // namespace
+
 std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::string_view worker,
                                      Oid claimant, Micros lease, std::int32_t batch, Micros now) {
     // The claim's token comes from the token allocator (coord.new_token: never
@@ -291,28 +321,64 @@ std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::stri
         "  ORDER BY priority DESC, run_at, id "
         "  LIMIT $5 FOR UPDATE SKIP LOCKED)) "
         "RETURNING t.id, t.payload::pg_catalog.jsonb, t.attempts, t.token, "
-        "          t.execution_id::pg_catalog.uuid, t.priority, t.run_at",
+        "          t.execution_id::pg_catalog.uuid, t.priority, t.run_at, t.max_attempts",
         {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, REGROLEOID},
         /*generic_plan=*/true);
     std::uint64_t n = spi.run(claim, {text_param(queue), text_param(worker), timestamptz_param(now),
                                       timestamptz_param(now + lease), int32_param(batch),
                                       role_param(claimant)});
-    metrics::note_tasks(queue, metrics::TaskEvent::claimed, static_cast<std::int64_t>(n));
-    std::vector<ClaimedTask> claimed;
-    claimed.reserve(n);
-    MemoryContext into = spi.caller_context();
-    for (std::uint64_t i = 0; i < n; ++i) {
-        Row row = spi.row(i);
-        claimed.push_back(ClaimedTask{*row.get_int64(1), *row.get_datum_copy(2, into),
-                                      *row.get_int32(3), *row.get_int64(4),
-                                      *row.get_datum_copy(5, into), *row.get_int32(6),
-                                      *row.get_timestamptz(7)});
-    }
-    std::sort(claimed.begin(), claimed.end(), [](const ClaimedTask& a, const ClaimedTask& b) {
-        if (a.priority != b.priority) return a.priority > b.priority;
-        if (a.run_at != b.run_at) return a.run_at < b.run_at;
-        return a.task_id < b.task_id;
+    std::vector<ClaimedTask> claimed = claimed_rows(spi, n, queue);
+    // A rollback puts them back: it wakes the claimers waiting for them.
+    if (!claimed.empty()) wake_claimers_at_end(queue);
+    return claimed;
+}
+
+std::vector<ClaimedTask> claim_tasks_of(Spi& spi, const std::vector<std::string>& queues,
+                                        std::string_view worker, Oid claimant, Micros lease,
+                                        std::int32_t batch, Micros now) {
+    if (queues.size() == 1) return claim_tasks(spi, queues.front(), worker, claimant, lease, batch, now);
+    // Each queue's best due tasks through tasks_due (LATERAL, so no sort of
+    // every due task of the queues), then the best of them all.
+    static Statement claim(
+        "WITH picked AS ("
+        "  SELECT c.id, c.priority, c.run_at "
+        "  FROM pg_catalog.unnest($1::pg_catalog.text[]) AS q(queue), "
+        "  LATERAL (SELECT id, priority, run_at FROM coord.tasks "
+        "           WHERE queue = q.queue AND state = 'pending' AND run_at <= $3 "
+        "           ORDER BY priority DESC, run_at, id "
+        "           LIMIT $5 FOR UPDATE SKIP LOCKED) c) "
+        "UPDATE coord.tasks t SET state = 'processing', attempts = t.attempts + 1, "
+        "       token = coord.new_token(t.token), worker = $2, execution_id = pg_catalog.gen_random_uuid(), "
+        "       claimed_at = $3, lease_expires_at = $4, claimed_by = $6 "
+        "WHERE t.id = ANY (ARRAY("
+        "  SELECT id FROM picked ORDER BY priority DESC, run_at, id LIMIT $5)) "
+        "RETURNING t.id, t.payload::pg_catalog.jsonb, t.attempts, t.token, "
+        "          t.execution_id::pg_catalog.uuid, t.priority, t.run_at, t.max_attempts, t.queue, "
+        "          (SELECT pg_catalog.count(*) FROM picked)",
+        {TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, REGROLEOID},
+        /*generic_plan=*/true);
+    Datum names = pg_call([&] {
+        std::vector<Datum> elems;
+        elems.reserve(queues.size());
+        for (const std::string& q : queues)
+            elems.push_back(PointerGetDatum(cstring_to_text_with_len(q.data(), static_cast<int>(q.size()))));
+        return PointerGetDatum(construct_array(elems.data(), static_cast<int>(elems.size()), TEXTOID,
+                                               -1, false, TYPALIGN_INT));
     });
+    std::uint64_t n = spi.run(claim, {datum_param(TEXTARRAYOID, names), text_param(worker),
+                                      timestamptz_param(now), timestamptz_param(now + lease),
+                                      int32_param(batch), role_param(claimant)});
+    std::vector<ClaimedTask> claimed = claimed_rows(spi, n, std::nullopt);
+    if (!claimed.empty()) {
+        // Rows locked but not claimed (or claimed and put back by a
+        // rollback) are free again when this transaction ends.
+        std::int64_t locked = spi.row(0).get_int64(10).value_or(0);
+        if (locked > static_cast<std::int64_t>(claimed.size())) {
+            for (const std::string& q : queues) wake_claimers_at_end(q);
+        } else {
+            for (const ClaimedTask& t : claimed) wake_claimers_at_end(t.queue);
+        }
+    }
     return claimed;
 }
 

@@ -34,11 +34,20 @@ struct ClaimedTask {
     Datum execution_id;  // uuid, copied into the caller's memory context
     std::int32_t priority;
     Micros run_at;
+    std::int32_t max_attempts;
+    std::string queue;
 };
 // Highest priority first, then oldest run_at, then id. The claims belong to
 // `claimant`, the caller's role.
 std::vector<ClaimedTask> claim_tasks(Spi& spi, std::string_view queue, std::string_view worker,
                                      Oid claimant, Micros lease, std::int32_t batch, Micros now);
+// The same over several queues (distinct names): the best `batch` due tasks
+// of them all. Each queue's best `batch` are locked first (SKIP LOCKED);
+// those not claimed stay locked until the transaction ends, whose end then
+// wakes the claimers waiting for their queues.
+std::vector<ClaimedTask> claim_tasks_of(Spi& spi, const std::vector<std::string>& queues,
+                                        std::string_view worker, Oid claimant, Micros lease,
+                                        std::int32_t batch, Micros now);
 
 // heartbeat, complete and fail of another role's claim: 42501 unless the
 // caller is coord_admin (core/queue/task.hpp), and nothing changes.

@@ -1,14 +1,16 @@
 // Waiting for leases: who is asleep waiting (shared memory), FIFO order per
 // lease name, wake-ups after the releasing transaction ends, and deadlock
-// detection among owners. Lease state itself stays in coord.lease_state.
+// detection among sessions. Lease state itself stays in coord.lease_state.
 //
-// Shared memory (needs shared_preload_libraries = 'pg_coord'):
-//  * one BackendWait per backend (indexed by pgprocno): the owner, the
-//    request's arrival number, since/deadline, and its state (waiting, or
-//    chosen as a deadlock victim together with the error text);
-//  * coord.max_wait_slots WaitSlots, one per (request, lease name);
-//  * a ring of detected deadlocks not yet written to coord.deadlock_history.
-// One LWLock protects all of it.
+// Shared memory (needs shared_preload_libraries = 'pg_coord'): per-name FIFO
+// queues in a shared hash keyed by (database, name), partitioned with one
+// LWLock per partition (waits on different names do not serialise), one
+// BackendWait per backend, the deadlock ring and the orphaned hand-offs --
+// waiting_internal.hpp has the layout and the lock order. Files: shmem
+// (layout, GUCs, transaction callbacks), queue (FIFO queues), handoff
+// (promises), deadlock (wait state, victims), history (deadlock ring),
+// sessions (owners a session acted as), wait (the wait loop), acquire (one
+// try), sql (SRFs), sweep (the sweep step).
 #pragma once
 
 #include "core/leases/lease.hpp"

@@ -13,15 +13,23 @@
 //    no acquire ends by running out its wait (no undetected cycle), and at
 //    the end nobody waits and no cycle is left;
 //  * no waiter starves beyond its wait_for (every acquire returns in time);
-//  * no lease is left held once every worker has gone (coord.leases empty).
+//  * no lease is left held once every worker has gone (coord.leases empty);
+//  * none reported falsely: alongside, pairs of "cyclers" construct A/B
+//    deadlocks of uncommitted holdings on names of their own (both BEGIN and
+//    acquire their first name, meet at a barrier, then each waits for the
+//    other's): every cycle the test constructs is reported exactly once
+//    (one 40P01 per cycle, the other member gets its lease), and the
+//    cyclers' rows in coord.deadlocks equal the cycles constructed.
 // Usage: lease_contention [workers] [resources] [seconds] [wait_for_seconds]
 #include "client/pg_client.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
@@ -44,6 +52,8 @@ struct Grant {
 struct Stats {
     std::atomic<long> jobs{0}, grants{0}, deadlocks{0}, deadlocks_in_transaction{0}, timeouts{0},
         violations{0}, errors{0};
+    // Constructed cycles, and how the cyclers saw them end.
+    std::atomic<long> cycles_constructed{0}, cycle_victims{0}, cycle_winners{0}, cycle_timeouts{0};
     std::atomic<long> slowest_ms{0};
 };
 
@@ -187,6 +197,76 @@ void worker(int id, int resources, Clock::time_point stop, int wait_for_s, Stats
     log.insert(log.end(), mine.begin(), mine.end());
 }
 
+
+// Two threads meet here (a test-side condition, not a delay).
+class Barrier {
+public:
+    void arrive_and_wait() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        long gen = generation_;
+        if (++arrived_ == 2) {
+            arrived_ = 0;
+            ++generation_;
+            cv_.notify_all();
+            return;
+        }
+        cv_.wait(lock, [&] { return generation_ != gen; });
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    int arrived_ = 0;
+    long generation_ = 0;
+};
+
+// One member of a pair that constructs A/B deadlocks: side 0 takes the
+// pair's name a then waits for b, side 1 the mirror image, both inside an
+// explicit transaction (uncommitted holdings). Round by round until `stop`.
+void cycler(int pair, int side, Clock::time_point stop, int wait_for_s, Stats& stats, Barrier& barrier,
+            std::atomic<bool>& go_on) {
+    const std::string owner = "cycler-" + std::to_string(pair) + "-" + std::to_string(side);
+    const std::string mine = "cyc-" + std::to_string(pair) + (side ? "-b" : "-a");
+    const std::string theirs = "cyc-" + std::to_string(pair) + (side ? "-a" : "-b");
+    const std::string wait_for = std::to_string(wait_for_s) + " seconds";
+    try {
+        Connection c;
+        for (;;) {
+            if (side == 0) go_on = Clock::now() < stop;
+            barrier.arrive_and_wait();  // both see the same decision
+            if (!go_on) break;
+            c.exec("BEGIN");
+            auto first = c.exec("SELECT coord.acquire($1, $2, '1 minute')", {mine, owner}).scalar();
+            if (!first) throw std::runtime_error(owner + " could not take " + mine);
+            barrier.arrive_and_wait();  // both hold their first name: the waits close a cycle
+            if (side == 0) stats.cycles_constructed++;
+            try {
+                auto second = c.exec("SELECT coord.acquire($1, $2, '1 minute', $3::interval)",
+                                     {theirs, owner, wait_for})
+                                  .scalar();
+                if (!second) {
+                    stats.cycle_timeouts++;
+                    c.exec("ROLLBACK");
+                } else {
+                    stats.cycle_winners++;
+                    c.exec("SELECT coord.release($1, $2)", {mine, *first});
+                    c.exec("SELECT coord.release($1, $2)", {theirs, *second});
+                    c.exec("COMMIT");
+                }
+            } catch (const QueryError& e) {
+                if (e.sqlstate() != "40P01") throw;
+                stats.cycle_victims++;
+                c.exec("ROLLBACK");
+            }
+            barrier.arrive_and_wait();  // the round is over for both
+        }
+    } catch (const std::exception& e) {
+        stats.errors++;
+        std::fprintf(stderr, "%s failed: %s\n", owner.c_str(), e.what());
+        go_on = false;
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -194,6 +274,7 @@ int main(int argc, char** argv) {
     int resources = argc > 2 ? std::atoi(argv[2]) : 50;
     int seconds = argc > 3 ? std::atoi(argv[3]) : 20;
     int wait_for_s = argc > 4 ? std::atoi(argv[4]) : 10;
+    int pairs = argc > 5 ? std::atoi(argv[5]) : 5;
     try {
         Connection admin;
         admin.exec("CREATE EXTENSION IF NOT EXISTS pg_coord");
@@ -210,6 +291,15 @@ int main(int argc, char** argv) {
         for (int i = 0; i < workers; ++i)
             threads.emplace_back(worker, i, resources, stop, wait_for_s, std::ref(stats), std::ref(log),
                                  std::ref(log_mutex));
+        std::vector<std::unique_ptr<Barrier>> barriers;
+        std::vector<std::unique_ptr<std::atomic<bool>>> go_on;
+        for (int p = 0; p < pairs; ++p) {
+            barriers.push_back(std::make_unique<Barrier>());
+            go_on.push_back(std::make_unique<std::atomic<bool>>(true));
+            for (int side = 0; side < 2; ++side)
+                threads.emplace_back(cycler, p, side, stop, wait_for_s, std::ref(stats), std::ref(*barriers[p]),
+                                     std::ref(*go_on[p]));
+        }
         for (auto& t : threads) t.join();
 
         // The grant log: per resource, tokens strictly increase with time and
@@ -236,6 +326,8 @@ int main(int argc, char** argv) {
         long waiting = std::stol(*admin.exec("SELECT count(*) FROM coord.waiters").scalar());
         long uses = std::stol(*admin.exec("SELECT coalesce(sum(uses), 0) FROM scenario_usage").scalar());
         long left_held = std::stol(*admin.exec("SELECT count(*) FROM coord.leases").scalar());
+        long cycles_recorded = std::stol(
+            *admin.exec("SELECT count(*) FROM coord.deadlocks WHERE victim LIKE 'cycler-%'").scalar());
 
         std::printf("workers %d, resources %d, %d s, wait_for %d s\n", workers, resources, seconds,
                     wait_for_s);
@@ -245,11 +337,19 @@ int main(int argc, char** argv) {
                     persisted, stats.timeouts.load(), stats.slowest_ms.load());
         std::printf("deadlock victims inside explicit transactions %ld\n",
                     stats.deadlocks_in_transaction.load());
+        std::printf("constructed cycles %ld (%d pairs): reported %ld (40P01 to one member), recorded %ld, "
+                    "other member granted %ld, wait_for ran out %ld\n",
+                    stats.cycles_constructed.load(), pairs, stats.cycle_victims.load(), cycles_recorded,
+                    stats.cycle_winners.load(), stats.cycle_timeouts.load());
         std::printf("violations %ld, log overlaps %ld, errors %ld, left waiting %ld, cycles left %ld, "
                     "leases left held %ld\n",
                     stats.violations.load(), overlaps, stats.errors.load(), waiting, left_cycles, left_held);
         bool pass = stats.violations == 0 && overlaps == 0 && stats.errors == 0 && waiting == 0 &&
-                    left_cycles == 0 && left_held == 0 && recorded == stats.deadlocks && persisted == recorded &&
+                    left_cycles == 0 && left_held == 0 &&
+                    recorded == stats.deadlocks + stats.cycle_victims && persisted == recorded &&
+                    stats.cycle_victims == stats.cycles_constructed && cycles_recorded == stats.cycles_constructed &&
+                    stats.cycle_winners == stats.cycles_constructed && stats.cycle_timeouts == 0 &&
+                    (pairs == 0 || stats.cycles_constructed > 0) &&
                     stats.timeouts == 0 && stats.jobs > 0 && uses == stats.grants &&
                     stats.slowest_ms <= (wait_for_s + 2) * 1000L;
         std::printf("%s\n", pass ? "PASS" : "FAIL");

@@ -1,0 +1,215 @@
+// Claimers waiting in coord.claim(wait_for): see claim_waiting.hpp.
+//
+// Locking: the waiters' table is changed under its LWLock (exclusive) and
+// read by wakers under it (shared); nothing under it can raise or throw.
+// A waiter registers, then tries (a fresh snapshot); a waker commits, then
+// reads the table: the lock's barriers make sure that either the try sees
+// the commit or the waker sees the registration and sets the latch.
+#include "pg/waiting/claim_waiting.hpp"
+#include "pg/common/datum.hpp"
+#include "pg/common/guard.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/wait_event.h"
+}
+
+#include <algorithm>
+#include <cstring>
+
+namespace coord::pg {
+
+namespace {
+
+constexpr int kBuckets = 1024;
+constexpr int kWords = kBuckets / 64;
+
+struct ClaimWaiter {
+    bool active;
+    Oid database;
+    std::uint64_t buckets[kWords];
+};
+
+struct ClaimWaitShared {
+    LWLock* lock;
+    pg_atomic_uint32 waiting;  // read without the lock as a fast "nobody waits"
+    int nbackends;
+};
+
+ClaimWaitShared* shared = nullptr;
+ClaimWaiter* waiters = nullptr;
+bool registered_here = false;
+bool exit_hook_registered = false;
+
+shmem_request_hook_type prev_shmem_request = nullptr;
+shmem_startup_hook_type prev_shmem_startup = nullptr;
+
+Size waiters_offset() { return MAXALIGN(sizeof(ClaimWaitShared)); }
+Size shmem_size() { return add_size(waiters_offset(), mul_size(MaxBackends, sizeof(ClaimWaiter))); }
+
+void claim_shmem_request() {
+    if (prev_shmem_request) prev_shmem_request();
+    RequestAddinShmemSpace(shmem_size());
+    RequestNamedLWLockTranche("pg_coord_claim_waiting", 1);
+}
+
+void claim_shmem_startup() {
+    if (prev_shmem_startup) prev_shmem_startup();
+    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+    bool found = false;
+    char* base = static_cast<char*>(ShmemInitStruct("pg_coord claim waiting", shmem_size(), &found));
+    shared = reinterpret_cast<ClaimWaitShared*>(base);
+    waiters = reinterpret_cast<ClaimWaiter*>(base + waiters_offset());
+    if (!found) {
+        std::memset(base, 0, shmem_size());
+        shared->lock = &(GetNamedLWLockTranche("pg_coord_claim_waiting"))->lock;
+        shared->nbackends = MaxBackends;
+        pg_atomic_init_u32(&shared->waiting, 0);
+    }
+    LWLockRelease(AddinShmemInitLock);
+}
+
+int bucket_of(std::string_view queue) {
+    std::uint32_t h = hash_bytes(reinterpret_cast<const unsigned char*>(queue.data()),
+                                 static_cast<int>(queue.size()));
+    return static_cast<int>(h % kBuckets);
+}
+
+void unregister() noexcept {
+    if (shared == nullptr || !registered_here) return;
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    ClaimWaiter& w = waiters[MyProc->pgprocno];
+    if (w.active) {
+        w.active = false;
+        pg_atomic_fetch_sub_u32(&shared->waiting, 1);
+    }
+    LWLockRelease(shared->lock);
+    registered_here = false;
+}
+
+void on_backend_exit(int, Datum) { unregister(); }
+
+// Buckets to wake when this transaction commits, and when it ends either
+// way: a few per transaction, kept as bucket numbers (nothing to allocate
+// in the transaction callback). A bitmap makes each at most once.
+std::uint64_t at_commit[kWords];
+std::uint64_t at_end[kWords];
+bool any_at_commit = false;
+bool any_at_end = false;
+
+void clear_pending() noexcept {
+    if (any_at_commit) std::memset(at_commit, 0, sizeof at_commit);
+    if (any_at_end) std::memset(at_end, 0, sizeof at_end);
+    any_at_commit = any_at_end = false;
+}
+
+void wake(bool committed) noexcept {
+    if (!any_at_end && !(committed && any_at_commit)) return;
+    if (shared != nullptr) {
+        pg_memory_barrier();  // the commit is visible before the table is read
+        if (pg_atomic_read_u32(&shared->waiting) > 0) {
+            std::uint64_t mask[kWords];
+            for (int k = 0; k < kWords; ++k) mask[k] = at_end[k] | (committed ? at_commit[k] : 0);
+            LWLockAcquire(shared->lock, LW_SHARED);
+            for (int p = 0; p < shared->nbackends; ++p) {
+                const ClaimWaiter& w = waiters[p];
+                if (!w.active || w.database != MyDatabaseId) continue;
+                bool hit = false;
+                for (int k = 0; k < kWords && !hit; ++k) hit = (w.buckets[k] & mask[k]) != 0;
+                if (hit) SetLatch(&GetPGProcByNumber(p)->procLatch);
+            }
+            LWLockRelease(shared->lock);
+        }
+    }
+    clear_pending();
+}
+
+void claim_xact_callback(XactEvent event, void*) {
+    switch (event) {
+        case XACT_EVENT_COMMIT:
+        case XACT_EVENT_PARALLEL_COMMIT:
+            wake(true);
+            break;
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PARALLEL_ABORT:
+            unregister();  // only if an error skipped the destructor
+            wake(false);
+            break;
+        case XACT_EVENT_PREPARE:
+            // COMMIT PREPARED may run in another backend: its waiters are
+            // woken by the next change of the queue, or their wait runs out.
+            clear_pending();
+            break;
+        default:
+            break;
+    }
+}
+
+void note(std::uint64_t* bits, bool& any, std::string_view queue) {
+    int b = bucket_of(queue);
+    bits[b / 64] |= std::uint64_t{1} << (b % 64);
+    any = true;
+}
+
+}  // namespace
+
+void define_claim_waiting() {
+    RegisterXactCallback(claim_xact_callback, nullptr);
+    if (!process_shared_preload_libraries_in_progress) return;
+    prev_shmem_request = shmem_request_hook;
+    shmem_request_hook = claim_shmem_request;
+    prev_shmem_startup = shmem_startup_hook;
+    shmem_startup_hook = claim_shmem_startup;
+}
+
+void wake_claimers_at_commit(std::string_view queue) { note(at_commit, any_at_commit, queue); }
+
+void wake_claimers_at_end(std::string_view queue) { note(at_end, any_at_end, queue); }
+
+ClaimWaitRegistration::ClaimWaitRegistration(const std::vector<std::string>& queues) {
+    if (shared == nullptr) return;  // the caller checked waiting_available()
+    if (!exit_hook_registered) {
+        pg_call([] { before_shmem_exit(on_backend_exit, 0); });
+        exit_hook_registered = true;
+    }
+    std::uint64_t bits[kWords] = {};
+    for (const std::string& q : queues) {
+        int b = bucket_of(q);
+        bits[b / 64] |= std::uint64_t{1} << (b % 64);
+    }
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    ClaimWaiter& w = waiters[MyProc->pgprocno];
+    if (!w.active) pg_atomic_fetch_add_u32(&shared->waiting, 1);
+    w.active = true;
+    w.database = MyDatabaseId;
+    std::memcpy(w.buckets, bits, sizeof bits);
+    LWLockRelease(shared->lock);
+    registered_here = true;
+}
+
+ClaimWaitRegistration::~ClaimWaitRegistration() { unregister(); }
+
+void ClaimWaitRegistration::sleep_until(Micros until) const {
+    Micros now = now_micros();
+    long timeout_ms = until > now ? static_cast<long>((until - now + 999) / 1000) : 0;
+    pg_call([&] {
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout_ms,
+                        PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    });
+}
+
+int claim_waiters() {
+    return shared == nullptr ? 0 : static_cast<int>(pg_atomic_read_u32(&shared->waiting));
+}
+
+}  // namespace coord::pg

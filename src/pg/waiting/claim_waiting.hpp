@@ -1,0 +1,52 @@
+// Waiting for tasks: claimers asleep in coord.claim(wait_for) and their
+// wake-ups (the same plumbing as lease waiting, waiting.hpp: shared memory
+// reserved at server start, one latch per backend, wake-ups sent after the
+// transaction that made the change has ended).
+//
+// Shared memory: one ClaimWaiter per backend (indexed by pgprocno): the
+// database and a bitmap of queue-name hash buckets it waits for. A
+// transaction that made tasks of a queue due (enqueue, resume, a requeue or
+// retry by the sweep) sets the latch of every waiter of that bucket when it
+// commits; a bucket shared by two queues only costs a spurious wake-up (the
+// woken claim finds nothing and sleeps again). Nothing is polled.
+#pragma once
+
+#include "core/common/time.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace coord::pg {
+
+// Called by define_waiting() while shared_preload_libraries is processed
+// (shared memory hooks), and in every backend (the transaction callback).
+void define_claim_waiting();
+
+// When the current transaction commits, wake the claimers waiting for
+// `queue` in this database (at most once per queue per transaction).
+void wake_claimers_at_commit(std::string_view queue);
+
+// When the current transaction ends either way, wake them: a claim that
+// locked rows it did not claim, or claimed tasks a rollback puts back.
+void wake_claimers_at_end(std::string_view queue);
+
+// This backend waits for tasks of `queues` while the object lives. Register
+// before the first try: a commit after that try's snapshot sets the latch.
+class ClaimWaitRegistration {
+public:
+    explicit ClaimWaitRegistration(const std::vector<std::string>& queues);
+    ~ClaimWaitRegistration();
+    ClaimWaitRegistration(const ClaimWaitRegistration&) = delete;
+    ClaimWaitRegistration& operator=(const ClaimWaitRegistration&) = delete;
+
+    // Sleeps until woken or `until` (server clock); query cancel,
+    // statement_timeout and termination raise as usual (the destructor
+    // unregisters on the way out).
+    void sleep_until(Micros until) const;
+};
+
+// How many backends wait in coord.claim(wait_for) now (all databases).
+int claim_waiters();
+
+}  // namespace coord::pg
