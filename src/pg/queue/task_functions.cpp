@@ -120,7 +120,7 @@ COORD_FUNCTION(coord_enqueue) {
     QueueInfo info = require_queue_use(spi, request.queue, QueuePrivilege::produce, caller, "enqueue into");
     request.max_attempts = max_attempts.value_or(info.max_attempts);
     std::int64_t id = enqueue_task(spi, request, now);
-    if (request.run_at <= now) announce_due(request.queue, info.notify);
+    announce_enqueued(request.queue, info.notify, request.run_at, now);
     return int64_datum(id);
 }
 
@@ -168,7 +168,7 @@ COORD_FUNCTION(coord_enqueue_many) {
         }
         notify = info.notify;
     }
-    if (run_at <= now) announce_due(queue, notify);
+    announce_enqueued(queue, notify, run_at, now);
     for (std::int64_t id : ids) {
         Datum value = Int64GetDatum(id);
         bool null = false;

@@ -14,6 +14,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <limits>
 
 namespace coord::pg {
 
@@ -75,15 +76,17 @@ bool end_attempt(Spi& spi, std::int64_t task_id, std::int64_t token, const Retry
         "FROM old JOIN upd ON upd.id = old.id RETURNING task_id) "
         "SELECT old.queue FROM old JOIN ins ON ins.task_id = old.id",
         {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, BOOLOID});
-    if (spi.run(end, {int64_param(task_id), int64_param(token), text_param(to_string(next.next)),
-                      timestamptz_param(next.run_at), text_param(error), timestamptz_param(now),
-                      text_param(outcome), bool_param(only_if_expired)}) != 1)
-        return false;
+    bool ended = spi.run(end, {int64_param(task_id), int64_param(token), text_param(to_string(next.next)),
+                               timestamptz_param(next.run_at), text_param(error), timestamptz_param(now),
+                               text_param(outcome), bool_param(only_if_expired)}) == 1;
+    if (!ended) return false;
     metrics::note_tasks(spi.first_row()->get_text(1).value_or(""),
                         next.next == TaskState::cancelled ? metrics::TaskEvent::cancelled_processing
                         : next.next == TaskState::dead    ? metrics::TaskEvent::failed_dead
                                                           : metrics::TaskEvent::failed_retry,
                         1, next.next == TaskState::pending && next.run_at > now);
+    // A retry: due after its backoff, announced by the sweep then.
+    if (next.next == TaskState::pending) note_task_due_at(next.run_at);
     return true;
 }
 
@@ -163,6 +166,7 @@ Micros snooze_task(Spi& spi, std::int64_t task_id, std::int64_t token, const Cal
                              role_param(role)}) != 1)
             return false;
         metrics::note_tasks(spi.first_row()->get_text(1).value_or(""), metrics::TaskEvent::snoozed, 1, run_at > now);
+        note_task_due_at(run_at);  // announced by the sweep when due
         return true;
     };
     if (snooze_as(caller.role())) return run_at;
@@ -477,6 +481,7 @@ bool retry_dead_task(Spi& spi, std::int64_t task_id, Micros now) {
     if (spi.run(revive, {int64_param(task_id), timestamptz_param(now), int32_param(*max_attempts)}) != 1)
         return false;
     metrics::note_tasks(spi.first_row()->get_text(1).value_or(""), metrics::TaskEvent::revived);
+    note_task_due_at(now);  // announced by the next sweep
     return true;
 }
 
@@ -512,6 +517,67 @@ std::pair<std::int64_t, std::int64_t> requeue_expired_claims(Spi& spi, Micros no
         (next.next == TaskState::dead ? dead : requeued) += 1;
     }
     return {requeued, dead};
+}
+
+std::int64_t announce_due_queues(Spi& spi, Micros now) {
+    Micros hint = take_due_hint();
+    if (hint > now) {  // nothing scheduled has come due since the last look
+        give_due_hint(hint);
+        return 0;
+    }
+    try {
+        static Statement queues("SELECT queue, notify, paused FROM coord.queue_state ORDER BY queue", {});
+        // Per priority of the queue's pending tasks (found by skipping
+        // through tasks_due, not by reading every entry): is one due in
+        // [$2, $3], and the earliest run_at after $3.
+        static Statement check(
+            "WITH RECURSIVE prios(p) AS ("
+            "  (SELECT priority FROM coord.tasks WHERE queue = $1 AND state = 'pending' "
+            "   ORDER BY priority DESC LIMIT 1) "
+            "  UNION ALL "
+            "  SELECT (SELECT t.priority FROM coord.tasks t "
+            "          WHERE t.queue = $1 AND t.state = 'pending' AND t.priority < prios.p "
+            "          ORDER BY t.priority DESC LIMIT 1) "
+            "  FROM prios WHERE prios.p IS NOT NULL) "
+            "SELECT EXISTS (SELECT FROM prios WHERE prios.p IS NOT NULL AND EXISTS ("
+            "         SELECT FROM coord.tasks t WHERE t.queue = $1 AND t.state = 'pending' "
+            "           AND t.priority = prios.p AND t.run_at >= $2 AND t.run_at <= $3)), "
+            "       (SELECT pg_catalog.min((SELECT t.run_at FROM coord.tasks t "
+            "                               WHERE t.queue = $1 AND t.state = 'pending' "
+            "                                 AND t.priority = prios.p AND t.run_at > $3 "
+            "                               ORDER BY t.run_at LIMIT 1)) "
+            "        FROM prios WHERE prios.p IS NOT NULL)",
+            {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID});
+        struct Queue {
+            std::string name;
+            bool notify;
+            bool paused;
+        };
+        std::vector<Queue> all;
+        std::uint64_t n = spi.run(queues, {});
+        all.reserve(n);
+        for (std::uint64_t i = 0; i < n; ++i) {
+            Row row = spi.row(i);
+            all.push_back(Queue{row.get_text(1).value_or(""), row.get_boolean(2).value_or(true),
+                                row.get_boolean(3).value_or(false)});
+        }
+        Micros next = std::numeric_limits<Micros>::max();
+        std::int64_t announced = 0;
+        for (const Queue& q : all) {
+            spi.run(check, {text_param(q.name), timestamptz_param(hint), timestamptz_param(now)});
+            Row row = *spi.first_row();
+            if (row.get_boolean(1).value_or(false) && !q.paused) {
+                announce_due(q.name, q.notify);
+                ++announced;
+            }
+            if (std::optional<Micros> later = row.get_timestamptz(2)) next = std::min(next, *later);
+        }
+        give_due_hint(next);
+        return announced;
+    } catch (...) {
+        give_due_hint(hint);  // the next sweep looks again
+        throw;
+    }
 }
 
 std::int64_t prune_completed(Spi& spi, Micros now, long limit) {

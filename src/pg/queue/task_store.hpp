@@ -71,6 +71,13 @@ bool retry_dead_task(Spi& spi, std::int64_t task_id, Micros now);
 // Sweep: requeue (or dead-letter) up to `limit` processing tasks whose claim
 // expired before `now`. Returns {requeued, dead_lettered}.
 std::pair<std::int64_t, std::int64_t> requeue_expired_claims(Spi& spi, Micros now, long limit);
+// Sweep: tasks that became due by their run_at since the last look (a
+// schedule, a retry's backoff, a requeue, a snooze; claim_waiting.hpp's
+// hint says when a look is needed): wakes the claimers waiting for each such
+// queue when the sweep commits and sends its NOTIFY coord_tasks (queues
+// with notify), once per queue. Paused queues are left to their resume.
+// Returns how many queues were announced.
+std::int64_t announce_due_queues(Spi& spi, Micros now);
 // Sweep: delete up to `limit` finished tasks with their attempt history.
 // Returns how many.
 // Per queue: completed, dead and cancelled tasks finished longer ago than
