@@ -10,6 +10,31 @@ FROM coord.waiting_requests();
 COMMENT ON VIEW coord.waiters IS
     'Who waits for which lease: owner, since when, place in the FIFO queue of that name (1 = next '
     'to be served), the backend pid (for pg_cancel_backend) and when the wait runs out (wait_until).';
+-- coord.wait_graph shows every edge the detector uses (also uncommitted
+-- holdings and queued-ahead requests) with its kind and the backends; the
+-- five columns of 0.2 stay first (CREATE OR REPLACE keeps its grants).
+CREATE FUNCTION coord.wait_edges()
+RETURNS TABLE (waiter text, name text, holder text, waiting_since timestamptz, edge text, kind text,
+               waiter_pid integer, holder_pid integer)
+AS 'MODULE_PATHNAME', 'coord_wait_edges'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION coord.wait_edges() IS
+    'Every edge the deadlock detector of this database uses, computed now from shared memory and the '
+    'lease rows. Use the view coord.wait_graph.';
+REVOKE ALL ON FUNCTION coord.wait_edges() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.wait_edges() TO coord_user;
+CREATE OR REPLACE VIEW coord.wait_graph AS
+SELECT waiter, name, holder, waiting_since, edge, kind, waiter_pid, holder_pid
+FROM coord.wait_edges();
+COMMENT ON VIEW coord.wait_graph IS
+    'Every edge the deadlock detector uses: the request of owner waiter (backend waiter_pid) waiting '
+    'for lease name cannot be served before holder lets go. kind = committed: holder holds it '
+    '(committed, live; any session acting as that owner may release it, holder_pid NULL); '
+    'uncommitted: the open transaction of backend holder_pid is writing the name''s lease row (an '
+    'uncommitted acquire, hand-off or release; holder is the owner that session acts as); queued: '
+    'the request of holder_pid is queued ahead (FIFO serves it first). edge = held or queued, as in '
+    'coord.deadlocks.cycle. A cycle is reported only when no member can make progress (README, '
+    '"Deadlocks: the rule").';
 -- (end of issue 11)
 
 
@@ -346,6 +371,14 @@ GRANT EXECUTE ON FUNCTION coord.release_all(text) TO coord_user;
 -- reads coord.alerts; the error is for the roles that may read the task):
 -- open alerts raised by 0.2 lose it too. Data only; a fresh install has none.
 UPDATE coord.alerts SET detail = detail - 'last_error' WHERE kind = 'task_dead' AND detail ? 'last_error';
+-- NOTIFY coord_alerts payloads name the alert only (any role can LISTEN).
+COMMENT ON TABLE coord.alerts IS
+    'Alerts raised by the sweep (background worker or coord.sweep()): kind (lease_held_too_long, '
+    'task_stuck, task_dead, ...), subject (the lease name, task id, ...), detail, when raised and '
+    'when resolved (NULL while open). At most one open alert per (kind, subject); an alert resolves '
+    'itself when its condition ends. Each raise and resolve is also sent as NOTIFY coord_alerts '
+    'with a JSON payload of event, id, kind, raised_at and resolved_at only (any role that can '
+    'connect can LISTEN: subject and detail are read here) and written to the server log.';
 -- (end of issue 14)
 
 
