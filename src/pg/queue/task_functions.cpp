@@ -111,6 +111,9 @@ COORD_FUNCTION(coord_enqueue) {
     std::optional<std::int32_t> max_attempts;  // NULL: the queue's
     if (!args.is_null(4)) max_attempts = require_max_attempts(args.get_int32(4));
     request.dedupe_key = check_dedupe_key(args.get_text(5));
+    std::optional<IntervalParts> dedupe_for;
+    if (!args.is_null(7)) dedupe_for = args.get_interval(7);
+    request.dedupe_for = check_dedupe_for(dedupe_for, request.dedupe_key.has_value());
     CallingRole caller;
     request.enqueued_by = caller.role();  // invoker rights: the caller's role
     Spi spi;

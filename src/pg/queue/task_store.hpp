@@ -16,6 +16,9 @@ struct EnqueueRequest {
     std::int32_t priority;
     std::int32_t max_attempts;
     std::optional<std::string_view> dedupe_key;
+    // With dedupe_key: the key also blocks new tasks until created_at +
+    // dedupe_for, even once the task finished (coord.task_periods).
+    std::optional<Micros> dedupe_for;
     Oid enqueued_by;  // the caller's role: who may read the task (core/queue/task.hpp)
 };
 std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& request, Micros now);
@@ -75,9 +78,12 @@ std::pair<std::int64_t, std::int64_t> requeue_expired_claims(Spi& spi, Micros no
 // with notify), once per queue. Paused queues are left to their resume.
 // Returns how many queues were announced.
 std::int64_t announce_due_queues(Spi& spi, Micros now);
-// Sweep: delete up to `limit` tasks completed before `before`, with their
-// attempt history. Returns how many.
-std::int64_t prune_completed(Spi& spi, Micros before, long limit);
+// Sweep: delete up to `limit` finished tasks with their attempt history.
+// Returns how many.
+// Per queue: completed, dead and cancelled tasks finished longer ago than
+// the queue's retention (coord.queue_state.retention) before `now`, and
+// dedupe_for periods that ended before `now`.
+std::int64_t prune_completed(Spi& spi, Micros now, long limit);
 
 // A random number in [0, 1) for backoff jitter.
 double jitter();

@@ -7,6 +7,7 @@
 #include "core/waiting/wait_state.hpp"
 #include "pg/leases/lease_row.hpp"
 #include "pg/leases/leases.hpp"
+#include "pg/metrics/metrics.hpp"
 #include "pg/waiting/waiting.hpp"
 #include "pg/waiting/waiting_internal.hpp"
 
@@ -23,6 +24,7 @@ namespace coord::pg {
 namespace waiting {
 
 [[noreturn]] void throw_victim(const std::string& name, const std::string& detail) {
+    metrics::count_now(metrics::Counter::deadlocks);
     throw Error(sqlstate::deadlock_detected,
                 fmt::format("deadlock detected while waiting for lease \"{}\"", name), detail,
                 "This wait was cancelled to break the cycle; the other owners keep waiting. Release "
