@@ -13,14 +13,13 @@
 #include "core/common/error.hpp"
 #include "core/common/validate.hpp"
 #include "pg/collab/collab_datum.hpp"
+#include "pg/collab/doc_store.hpp"
 #include "pg/common/calling_role.hpp"
 #include "pg/common/datum.hpp"
 #include "pg/common/run_as_owner.hpp"
 #include "pg/common/spi.hpp"
 
 extern "C" {
-#include "common/hashfn.h"
-#include "storage/lock.h"
 #include "tcop/utility.h"
 }
 
@@ -36,21 +35,12 @@ namespace {
 // takes it exclusively and decides again once granted (so it sees every
 // append that was delivered before it). Without it, X held on Y and Y
 // appended concurrently could both commit without seeing each other, and X
-// would stay held. The lock is a heavyweight lock of the transaction, with a
-// tag of the advisory kind whose last field (0x4344) no pg_advisory_* call
-// uses, so it never collides with an application's advisory locks.
-constexpr uint16 kDocLockField4 = 0x4344;
-
+// would stay held. The lock is a heavyweight lock of the transaction
+// (doc_store.hpp: lock_document_in_pg), with a tag of the advisory kind that
+// no pg_advisory_* call uses, so it never collides with an application's
+// advisory locks.
 void lock_document(std::string_view doc, bool exclusive) {
-    pg_call([&] {
-        uint64 h = hash_bytes_extended(reinterpret_cast<const unsigned char*>(doc.data()),
-                                       static_cast<int>(doc.size()), 0);
-        LOCKTAG tag;
-        SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(h >> 32), static_cast<uint32>(h),
-                             kDocLockField4);
-        (void)LockAcquire(&tag, exclusive ? ExclusiveLock : ShareLock, false, false);
-        return 0;
-    });
+    pg_call([&] { lock_document_in_pg(doc, exclusive); });
 }
 
 struct StoredSeq {
@@ -254,6 +244,18 @@ COORD_FUNCTION(coord_doc_append) {
         return 0;
     });
     AppendAnswer answer = [&] {
+        // The usual append (the next seq, every dependency delivered)
+        // without SQL; anything else is decided by the SQL path.
+        DirectAppend direct = append_directly(doc, u, requirements(u), payload, deps, caller.role());
+        if (direct.handled) {
+            if (direct.held_exist) {
+                Spi spi;
+                OwnerSql as_owner;
+                Position released = release_held(spi, doc);
+                if (released > direct.position) announce(spi, doc, released);
+            }
+            return AppendAnswer{true, direct.position};
+        }
         Spi spi;
         OwnerSql as_owner;  // one owner scope for all its statements
         return append(spi, caller, doc, u, payload, deps);

@@ -14,6 +14,8 @@ namespace {
 constexpr int kCount = static_cast<int>(CoordRelation::count);
 const char* const kNames[kCount] = {
     "auction_state",   "auction_state_pkey",
+    "doc_announce",    "doc_position",         "doc_updates",
+    "doc_updates_held", "doc_updates_pkey",
     "lease_state",     "lease_state_pkey",     "ledger_entries",
     "ledger_entries_idempotency_key",          "ledger_entries_entry_id_seq",
     "register_state",  "register_state_pkey",

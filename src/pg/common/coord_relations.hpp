@@ -11,6 +11,11 @@ namespace coord::pg {
 enum class CoordRelation {
     auction_state,
     auction_state_pkey,
+    doc_announce,
+    doc_position,
+    doc_updates,
+    doc_updates_held,
+    doc_updates_pkey,
     lease_state,
     lease_state_pkey,
     ledger_entries,
