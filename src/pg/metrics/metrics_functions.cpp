@@ -104,7 +104,7 @@ COORD_FUNCTION(coord_metrics) {
 }
 
 COORD_FUNCTION(coord_queue_stats_rows) {
-    metrics::Snapshot s;
+    metrics::Snapshot s{};
     if (metrics::available()) s = metrics::read_snapshot();
     Micros now = now_micros();
     Spi spi;
