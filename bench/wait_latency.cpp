@@ -2,6 +2,8 @@
 // returned: the release is committed) to the next waiter's acquire returning, with 1 and 16 waiters, for
 //   * coord.acquire(..., wait_for => '30 s')   (queued, woken by the release)
 //   * a client loop calling coord.acquire(...) every 10 ms (what users write today)
+//   * coord.acquire(..., wait_for => '30 s', durable => false) on a memory
+//     holding (the same queue; the woken waiter takes the holding itself)
 // measured in the same run; plus the core's cycle search on 10 000 waiters.
 // Usage: wait_latency [handoffs per configuration]
 #include "client/pg_client.hpp"
@@ -52,7 +54,8 @@ std::atomic<long> acquire_calls{0};
 std::atomic<long> refused_polls{0};
 std::mt19937 rng(20261128);
 
-std::vector<std::int64_t> measure(bool polling, int waiters, int handoffs) {
+std::vector<std::int64_t> measure(bool polling, int waiters, int handoffs, bool memory = false) {
+    const std::string kind = memory ? ", durable => false" : "";
     acquire_calls = 0;
     refused_polls = 0;
     Connection holder;
@@ -62,9 +65,9 @@ std::vector<std::int64_t> measure(bool polling, int waiters, int handoffs) {
     std::mutex samples_mutex;
     int rounds = std::max(1, handoffs / waiters);
     for (int round = 0; round < rounds; ++round) {
-        std::string name = std::string("bench:") + (polling ? "poll:" : "wait:") +
+        std::string name = std::string("bench:") + (polling ? "poll:" : memory ? "mwait:" : "wait:") +
                            std::to_string(waiters) + ":" + std::to_string(round);
-        std::string token = *holder.exec("SELECT coord.acquire($1, 'holder')", {name}).scalar();
+        std::string token = *holder.exec("SELECT coord.acquire($1, 'holder'" + kind + ")", {name}).scalar();
         // Grants are serialized by the lease: grant k follows release k
         // (release 0 is the holder's). A grant can return before the
         // releasing client has even received its reply, so a grant waits for
@@ -100,7 +103,7 @@ std::vector<std::int64_t> measure(bool polling, int waiters, int handoffs) {
                     while (!(got = poll())) std::this_thread::sleep_for(std::chrono::milliseconds(10));
                 } else {
                     acquire_calls++;
-                    got = c.exec("SELECT coord.acquire($1, $2, wait_for => '30 s')", {name, owner}).scalar();
+                    got = c.exec("SELECT coord.acquire($1, $2, wait_for => '30 s'" + kind + ")", {name, owner}).scalar();
                 }
                 std::int64_t returned_at = now_us();
                 auto k = static_cast<std::size_t>(grants++);
@@ -189,6 +192,10 @@ int main(int argc, char** argv) {
             if (refused_polls > 0)
                 std::printf("%-8d polls refused with 53400 (memory-lease pin limit, issue 16), retried: %ld\n",
                             waiters, refused_polls.load());
+            Figures mem = summarize(measure(false, waiters, handoffs, true));
+            mem.calls_per_grant = static_cast<double>(acquire_calls) / static_cast<double>(mem.samples);
+            std::printf("%-8d %-26s %10.3f %10.3f %8.1f acquire calls per grant\n", waiters,
+                        "memory acquire(wait_for)", mem.p50_ms, mem.p99_ms, mem.calls_per_grant);
             double ratio = wait.p50_ms / poll.p50_ms;
             if (wait.p50_ms > 2.0) target_met = false;
             std::printf("%-8d p50 ratio wait/poll = %.3f (target <= 0.2), poll/wait = %.1fx; p99 poll/wait = %.1fx\n",

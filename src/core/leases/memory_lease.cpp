@@ -52,7 +52,7 @@ void require_pin_slot(int pins, std::string_view name) {
     throw Error(sqlstate::configuration_limit_exceeded,
                 fmt::format("memory lease \"{}\" is fenced by {} transactions at once", name, pins),
                 fmt::format("A memory holding keeps at most {} running transactions that "
-                            "checked its fence (or decide a durable acquire of its name).",
+                            "checked its fence.",
                             kMaxMemoryPins),
                 "Retry after one of them ends.");
 }

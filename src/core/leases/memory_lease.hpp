@@ -49,9 +49,9 @@ bool memory_entry_reclaimable(const LeaseRecord& entry, Micros now, int live_pin
 void require_memory_capacity(std::size_t live_holdings, std::size_t capacity,
                              std::size_t wanted = 1);
 
-// How many pins (running transactions that fenced with the holding or are
-// deciding a durable acquire of the name) one entry keeps at once; one more
-// gets 53400.
+// How many running transactions that fenced with the holding one entry keeps
+// at once; one more gets 53400. (Transactions deciding a durable acquire of
+// the name are only counted: any number of them at once.)
 inline constexpr int kMaxMemoryPins = 8;
 void require_pin_slot(int pins, std::string_view name);
 

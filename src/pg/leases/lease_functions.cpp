@@ -102,10 +102,35 @@ std::optional<std::vector<Token>> acquire_names_in_memory(const std::vector<std:
     if (now.granted) return now.tokens;
     if (wait_for == 0) return std::nullopt;
     MemoryWait marked;
-    Spi spi;  // for the deadlock records the wait may write
-    return wait_for_leases(spi, owner, caller.role(), names, ttl, wait_for, [&] {
-        return memory_acquire_all(names, owner, caller, ttl, [](std::string_view) { return true; });
-    });
+    // A memory grant does not roll back: should the wait raise after its try
+    // took the names (a cancel while it writes deadlock records, say), the
+    // new holdings are given back before the error goes on, so a failed wait
+    // never leaves the caller holding what it was not told of. Holdings the
+    // owner had before (extended, same token) stay.
+    std::vector<Token> before(names.size(), 0);
+    for (std::size_t k = 0; k < names.size(); ++k)
+        if (std::optional<LeaseRecord> h = memory_holding(names[k]); h && h->owner == owner)
+            before[k] = h->token;
+    std::optional<std::vector<Token>> taken;
+    try {
+        Spi spi;  // for the deadlock records the wait may write
+        return wait_for_leases(spi, owner, caller.role(), names, ttl, wait_for, [&] {
+            AcquireAttempt a =
+                memory_acquire_all(names, owner, caller, ttl, [](std::string_view) { return true; });
+            if (a.granted) taken = a.tokens;
+            return a;
+        });
+    } catch (...) {
+        if (taken) {
+            std::vector<Token> given_back = *taken;
+            for (std::size_t k = 0; k < names.size(); ++k)
+                if (given_back[k] == before[k]) given_back[k] = 0;
+            memory_give_back(names, given_back);
+            for (std::size_t k = 0; k < names.size(); ++k)  // the abort wakes their waiters
+                if (given_back[k] != 0 && someone_waits_for(names[k])) note_lease_touched(names[k]);
+        }
+        throw;
+    }
 }
 
 std::vector<std::string> names_arg(const Args& args, int i) {

@@ -65,8 +65,12 @@ struct MemEntry {
     // extension whose token counter is durable_counter.
     Oid durable_counter;  // InvalidOid: unknown, read the row
     Token durable_token;
-    int pin_count;
+    int pin_count;  // fence pins (pins[]), each with its transaction
     Pin pins[kMaxMemoryPins];
+    // Transactions deciding a durable acquire of the name: only counted, so
+    // any number of them may decide at once (each backend knows its own
+    // from local_pins).
+    int durable_pins;
     char owner[kOwnerSize];
 };
 
@@ -212,6 +216,27 @@ bool same_vxid(const VirtualTransactionId& a, const VirtualTransactionId& b) {
     return a.backendId == b.backendId && a.localTransactionId == b.localTransactionId;
 }
 
+// ---- pins of this backend's transaction ---------------------------------------
+
+struct LocalPin {
+    Located where;
+    VirtualTransactionId vxid;
+    bool durable;
+};
+std::vector<LocalPin> local_pins;
+
+bool same_key(const Located& a, const Located& b) {
+    return a.hash == b.hash && a.key.database == b.key.database &&
+           std::strncmp(a.key.name, b.key.name, kNameSize) == 0;
+}
+
+// This transaction counts in the entry's durable_pins.
+bool has_local_durable_pin(const Located& l) {
+    for (const LocalPin& p : local_pins)
+        if (p.durable && same_key(p.where, l)) return true;
+    return false;
+}
+
 // An entry as copied out under the lock.
 struct Seen {
     bool exists = false;
@@ -242,9 +267,9 @@ Seen copy_out(const Located& l) {
     VirtualTransactionId me = my_vxid();
     for (int k = 0; k < e->pin_count; ++k) {
         if (same_vxid(e->pins[k].vxid, me)) continue;
-        if (e->pins[k].kind == durable_pin) s.durable_pending = true;
         if (e->pins[k].kind == fence_pin) s.other_fencers.push_back(e->pins[k].vxid);
     }
+    s.durable_pending = e->durable_pins > (has_local_durable_pin(l) ? 1 : 0);
     return s;
 }
 
@@ -262,14 +287,6 @@ void wait_for_fencers(const std::vector<VirtualTransactionId>& fencers) {
         pg_call([&] { VirtualXactLock(v, true); });
 }
 
-// ---- pins of this backend's transaction ---------------------------------------
-
-struct LocalPin {
-    Located where;
-    VirtualTransactionId vxid;
-};
-std::vector<LocalPin> local_pins;
-
 bool has_pin(const MemEntry* e, const VirtualTransactionId& me, std::uint8_t kind) {
     for (int k = 0; k < e->pin_count; ++k)
         if (same_vxid(e->pins[k].vxid, me) && e->pins[k].kind == kind) return true;
@@ -279,7 +296,8 @@ bool has_pin(const MemEntry* e, const VirtualTransactionId& me, std::uint8_t kin
 // An entry that remembers its name's durable row stays (until the table is
 // full: reclaim_all) so that the next memory acquire need not read the row.
 void remove_entry_if_unused(const Located& l, MemEntry* e) {
-    if (e->held || e->pin_count > 0 || e->durable_counter != InvalidOid) return;
+    if (e->held || e->pin_count > 0 || e->durable_pins > 0 || e->durable_counter != InvalidOid)
+        return;
     hash_search_with_hash_value(table, &l.key, l.hash, HASH_REMOVE, nullptr);
 }
 
@@ -287,20 +305,18 @@ void unpin_all() {
     for (const LocalPin& p : local_pins) {
         LWLockAcquire(partition_lock(p.where.partition), LW_EXCLUSIVE);
         MemEntry* e = find(p.where);
-        if (e != nullptr) {
+        if (e != nullptr && p.durable) {
+            if (e->durable_pins > 0) --e->durable_pins;
+            bump(p.where, e);
+            ++shared->partitions[p.where.partition].durable_unpins;
+            remove_entry_if_unused(p.where, e);
+        } else if (e != nullptr) {
             int kept = 0;
-            bool durable = false;
-            for (int k = 0; k < e->pin_count; ++k) {
-                if (same_vxid(e->pins[k].vxid, p.vxid)) {
-                    durable = durable || e->pins[k].kind == durable_pin;
-                    continue;
-                }
-                e->pins[kept++] = e->pins[k];
-            }
+            for (int k = 0; k < e->pin_count; ++k)
+                if (!same_vxid(e->pins[k].vxid, p.vxid)) e->pins[kept++] = e->pins[k];
             if (kept != e->pin_count) {
                 e->pin_count = kept;
                 bump(p.where, e);
-                if (durable) ++shared->partitions[p.where.partition].durable_unpins;
                 remove_entry_if_unused(p.where, e);
             }
         }
@@ -330,17 +346,29 @@ void memory_xact_callback(XactEvent event, void*) {
     }
 }
 
-// Adds this transaction's pin of `kind` (the caller holds the exclusive lock).
-// False when the entry has no free pin slot.
+// Adds this transaction's pin of `kind` (the caller holds the exclusive lock;
+// local_pins has room: reserve_local_pin). False when the entry has no free
+// fence pin slot; a durable pin always fits.
 bool add_pin(const Located& l, MemEntry* e, std::uint8_t kind) {
     VirtualTransactionId me = my_vxid();
+    if (kind == durable_pin) {
+        if (has_local_durable_pin(l)) return true;
+        ++e->durable_pins;
+        bump(l, e);
+        local_pins.push_back(LocalPin{l, me, true});
+        return true;
+    }
     if (has_pin(e, me, kind)) return true;
     if (e->pin_count >= kMaxMemoryPins) return false;
     e->pins[e->pin_count++] = Pin{me, kind};
     bump(l, e);
-    local_pins.push_back(LocalPin{l, me});
+    local_pins.push_back(LocalPin{l, me, false});
     return true;
 }
+
+// Room for one more local pin, taken before the partition lock (nothing
+// under it may allocate).
+void reserve_local_pin() { local_pins.reserve(local_pins.size() + 1); }
 
 MemEntry* enter(const Located& l) {
     bool found = false;
@@ -352,6 +380,7 @@ MemEntry* enter(const Located& l) {
         e->token = 0;
         e->acquired_at = e->expires_at = 0;
         e->pin_count = 0;
+        e->durable_pins = 0;
         e->owner[0] = '\0';
         e->version = 0;
         e->durable_counter = InvalidOid;
@@ -387,7 +416,7 @@ void reclaim_all() {
     while (MemEntry* e = static_cast<MemEntry*>(hash_seq_search(&status))) {
         LeaseRecord r{e->held ? std::optional<std::string>(e->owner) : std::nullopt, e->token,
                       e->acquired_at, e->expires_at, e->holder_role};
-        if (!memory_entry_reclaimable(r, now, e->pin_count)) continue;
+        if (!memory_entry_reclaimable(r, now, e->pin_count + e->durable_pins)) continue;
         clear_holding(e);
         hash_search(table, &e->key, HASH_REMOVE, nullptr);
     }
@@ -756,6 +785,18 @@ bool end_holding(const Located& l, const Seen& s) {
 
 }  // namespace
 
+void memory_give_back(const std::vector<std::string>& names, const std::vector<Token>& tokens) {
+    if (!memory_leases_available()) return;
+    for (std::size_t k = 0; k < names.size() && k < tokens.size(); ++k) {
+        if (tokens[k] == 0) continue;
+        change_entry(names[k], [&](const Located& l, const Seen& s) -> std::optional<bool> {
+            if (!s.holding || s.holding->token != tokens[k]) return false;
+            if (!end_holding(l, s)) return std::nullopt;
+            return true;
+        });
+    }
+}
+
 std::optional<bool> memory_release(std::string_view name, Token token, const Caller& caller) {
     if (!memory_leases_available()) return std::nullopt;
     return change_entry(name, [&](const Located& l, const Seen& s) -> std::optional<std::optional<bool>> {
@@ -782,6 +823,7 @@ bool memory_verify_fence(std::string_view name, Token token, const Caller& calle
     return change_entry(name, [&](const Located& l, const Seen& s) -> std::optional<bool> {
         if (!s.holding) return false;
         check_fence(s.holding, name, token, caller, now_micros());
+        reserve_local_pin();
         PartitionGuard guard(l.partition, LW_EXCLUSIVE);
         MemEntry* e = find(l);
         if (!unchanged(l, s, e)) return std::nullopt;
@@ -804,6 +846,7 @@ bool pin_for_durable_grant(std::string_view name) {
             wait_for_fencers(s.other_fencers);
             return std::nullopt;
         }
+        reserve_local_pin();
         PartitionGuard guard(l.partition, LW_EXCLUSIVE);
         MemEntry* e = find(l);
         if (!unchanged(l, s, e)) return std::nullopt;
@@ -818,12 +861,7 @@ bool pin_for_durable_grant(std::string_view name) {
         // The durable row is about to change: memory acquires read it again.
         e->durable_counter = InvalidOid;
         clear_holding(e);  // an expired memory holding ends here
-        if (!add_pin(l, e, durable_pin)) {
-            int pins = e->pin_count;
-            remove_entry_if_unused(l, e);
-            guard.release();
-            require_pin_slot(pins, name);
-        }
+        add_pin(l, e, durable_pin);  // counted: always fits
         return true;
     });
 }

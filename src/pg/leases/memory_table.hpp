@@ -29,7 +29,8 @@
 // Pins: a fence check pins the entry with its virtual transaction id until
 // the transaction ends (an xact callback unpins); a new holding of the name,
 // of either kind, waits for every other pinning transaction first. A durable
-// acquire pins the name the same way while it decides, so a memory acquire
+// acquire pins the name while it decides (only counted: any number of
+// transactions at once, never 53400), so a memory acquire
 // meanwhile is busy.
 #pragma once
 
@@ -84,6 +85,9 @@ public:
     MemoryWait& operator=(const MemoryWait&) = delete;
 };
 bool waits_for_memory_holding(int procno);
+// Ends the holding of names[k] if it is still tokens[k] (0: skip), whoever
+// asks: a wait's grant given back when the wait fails after it.
+void memory_give_back(const std::vector<std::string>& names, const std::vector<Token>& tokens);
 
 // The memory holding of `name` (live or expired), nullopt when the name has
 // none: the lease functions then act on the durable row.
