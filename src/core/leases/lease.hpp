@@ -31,6 +31,12 @@ struct LeaseRecord {
     bool held_by_token(Token t, Micros now) const { return held_at(now) && token == t; }
 };
 
+// What a try does when the owner already holds the name. A queued request
+// that finds its owner holding it was handed it by a release that committed
+// just now (or another session of the owner took it) and takes that holding
+// as it is (keep) instead of writing it again; any other acquire extends it.
+enum class OwnHolding { extend, keep };
+
 struct AcquireDecision {
     enum class Kind {
         granted,   // a new holding with a new, larger token

@@ -54,11 +54,12 @@ bool allowed_unless_queued(std::string_view name) { return !someone_waits_for(na
 // path that leaves no trace when busy (no subtransaction, no row lock).
 AcquireAttempt try_names_now(Spi& spi, const std::vector<std::string>& names,
                              std::string_view owner, const Caller& caller, Micros ttl,
-                             const std::function<bool(std::string_view)>& new_holding_allowed) {
+                             const std::function<bool(std::string_view)>& new_holding_allowed,
+                             OwnHolding own = OwnHolding::extend) {
     if (names.size() > 1)
-        return try_acquire_all_now(spi, names, owner, caller, ttl, new_holding_allowed);
+        return try_acquire_all_now(spi, names, owner, caller, ttl, new_holding_allowed, own);
     AcquireTry one = try_acquire_without_waiting(spi, names.front(), owner, caller, ttl,
-                                                 new_holding_allowed(names.front()));
+                                                 new_holding_allowed(names.front()), own);
     AcquireAttempt attempt;
     attempt.retry_at = one.retry_at;
     if (one.token) {
@@ -82,8 +83,10 @@ std::optional<std::vector<Token>> acquire_names(Spi& spi, const std::vector<std:
     if (now.granted) return now.tokens;
     if (wait_for == 0) return std::nullopt;
     return wait_for_leases(spi, owner, caller.role(), names, ttl, wait_for, [&] {
-        // At the head of every queue: free leases are ours to take.
-        return try_names_now(spi, names, owner, caller, ttl, [](std::string_view) { return true; });
+        // At the head of every queue: free leases are ours to take, and one
+        // handed to us meanwhile is taken as the release wrote it.
+        return try_names_now(spi, names, owner, caller, ttl, [](std::string_view) { return true; },
+                             OwnHolding::keep);
     });
 }
 

@@ -95,7 +95,8 @@ std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_vi
 }
 
 AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::string_view owner,
-                                       const Caller& caller, Micros ttl, bool new_holding_allowed) {
+                                       const Caller& caller, Micros ttl, bool new_holding_allowed,
+                                       OwnHolding own) {
     note_owner_session(owner);
     for (int round = 0; round < kMaxCompareAndSetRounds; ++round) {
         LeaseRowRead read(name, LeaseAccess::change);
@@ -106,6 +107,8 @@ AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::str
             return {};  // held in memory (memory_table.hpp)
         AcquireDecision d = decide_acquire(current, name, owner, caller, now, ttl, allocate_token);
         if (!d.write_needed()) return {std::nullopt, current->expires_at};
+        if (d.kind == AcquireDecision::Kind::extended && own == OwnHolding::keep)
+            return {d.token, std::nullopt};
         if (d.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
         if (d.kind == AcquireDecision::Kind::granted) metrics::note_lease_granted(current && current->owner);
         LeaseRecord next{std::string(owner), d.token, d.acquired_at, d.expires_at, d.holder_role};

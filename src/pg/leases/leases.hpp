@@ -22,13 +22,15 @@ std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_vi
 // the lease, writes and locks nothing (the waiting path: a busy try must
 // leave no trace, not even a transaction id). A name whose first row
 // another transaction is inserting is busy. A new holding is taken only if
-// `new_holding_allowed`; the holder's own retry always extends.
+// `new_holding_allowed`; the holder's own retry extends, unless `own` says
+// to keep it as it is (core/leases/lease.hpp, OwnHolding).
 struct AcquireTry {
     std::optional<Token> token;      // taken
     std::optional<Micros> retry_at;  // busy: when the current holding expires
 };
 AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::string_view owner,
-                                       const Caller& caller, Micros ttl, bool new_holding_allowed);
+                                       const Caller& caller, Micros ttl, bool new_holding_allowed,
+                                       OwnHolding own = OwnHolding::extend);
 
 // A holding of another role: 42501 (lease.hpp), nothing changes.
 Micros renew(Spi& spi, std::string_view name, Token token, const Caller& caller, Micros ttl);

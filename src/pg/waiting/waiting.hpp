@@ -64,7 +64,8 @@ struct AcquireAttempt {
 };
 AcquireAttempt try_acquire_all_now(Spi& spi, const std::vector<std::string>& names,
                                    std::string_view owner, const Caller& caller, Micros ttl,
-                                   const std::function<bool(std::string_view)>& new_holding_allowed);
+                                   const std::function<bool(std::string_view)>& new_holding_allowed,
+                                   OwnHolding own = OwnHolding::extend);
 
 // Queues the request (owner and its role, names, arrival order, the ttl it
 // asks for),

@@ -31,7 +31,7 @@ struct OneTry {
 };
 
 OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, const Caller& caller,
-                   Micros ttl, bool new_holding_allowed) {
+                   Micros ttl, bool new_holding_allowed, OwnHolding own) {
     // The row is read and written by lease_row.hpp.
     std::optional<LeaseRecord> current = lock_lease_row_skip_locked(spi, name);
     Micros now = now_micros();
@@ -67,6 +67,8 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, cons
         return {};  // held in memory (memory_table.hpp)
     AcquireDecision decision = decide_acquire(current, name, owner, caller, now, ttl, allocate_token);
     if (!decision.write_needed()) return {std::nullopt, current->expires_at};
+    if (decision.kind == AcquireDecision::Kind::extended && own == OwnHolding::keep)
+        return {decision.token, std::nullopt};  // core/leases/lease.hpp, OwnHolding
     if (decision.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
     write_locked_lease_row(
         spi, name,
@@ -79,12 +81,13 @@ OneTry try_one_now(Spi& spi, std::string_view name, std::string_view owner, cons
 
 AcquireAttempt try_acquire_all_now(Spi& spi, const std::vector<std::string>& names,
                                    std::string_view owner, const Caller& caller, Micros ttl,
-                                   const std::function<bool(std::string_view)>& new_holding_allowed) {
+                                   const std::function<bool(std::string_view)>& new_holding_allowed,
+                                   OwnHolding own) {
     note_owner_session(owner);
     AcquireAttempt result;
     SubTransaction sub;
     for (const std::string& name : names) {
-        OneTry t = try_one_now(spi, name, owner, caller, ttl, new_holding_allowed(name));
+        OneTry t = try_one_now(spi, name, owner, caller, ttl, new_holding_allowed(name), own);
         if (!t.token) {
             if (t.retry_at && (!result.retry_at || *t.retry_at < *result.retry_at))
                 result.retry_at = t.retry_at;
