@@ -20,6 +20,7 @@
 // through pg_call, and no C++ exception leaves this file's functions.
 #include "core/common/error.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/metrics/metrics.hpp"
 #include "pg/queue/queue_settings.hpp"
 #include "pg/sweep/sweep.hpp"
 
@@ -112,6 +113,8 @@ SweepOutcome sweep_once() {
         outcome.error = "unknown C++ exception";
     }
     outcome.ok = false;
+    metrics::count_now(metrics::Counter::sweeps_run);
+    metrics::count_now(metrics::Counter::sweeps_failed);
     // The error state was already copied and flushed by pg_call; roll back
     // whatever the sweep did (snapshots, SPI, locks go with the transaction).
     pg_call([] {

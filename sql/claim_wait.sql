@@ -80,5 +80,33 @@ SET ROLE regress_cw_other;
 SELECT queue, payload FROM coord.claim(ARRAY['cw:a', 'cw:b'], 'w4');
 RESET ROLE;
 
-SELECT coord.queue_drop(q, force => true) FROM unnest(ARRAY['cw:a', 'cw:b', 'cw:c']) q;
+-- Tasks that become due later (run_at, a retry's backoff, a snooze) are
+-- announced by the sweep once due: NOTIFY coord_tasks and the waiting
+-- claimers' wake-up, once per queue per sweep (the NOTIFY itself is shown by
+-- the isolation spec task_notify). pg_sleep lets the time pass; it proves
+-- no race.
+SELECT coord.queue_create('cw:d') AS created;
+SELECT coord.sweep() IS NOT NULL AS settled;
+SELECT coord.enqueue('cw:d', '{"n": "later"}', run_in => '30 ms') AS later \gset
+SELECT coord.enqueue('cw:d', '{"n": "later too"}', run_in => '30 ms') AS later_too \gset
+SELECT coord.sweep() -> 'queues_due' AS not_due_yet;
+SELECT pg_sleep(0.06);
+SELECT coord.sweep() -> 'queues_due' AS due_now;
+SELECT coord.sweep() -> 'queues_due' AS announced_once;
+SELECT task_id, token FROM coord.claim('cw:d', 'w5') \gset
+SELECT coord.fail(:task_id, :token, 'again soon', retry_in => '30 ms') AS failed;
+SELECT task_id, token FROM coord.claim('cw:d', 'w5') \gset
+SELECT coord.snooze(:task_id, :token, run_in => '30 ms') > now() AS snoozed;
+SELECT coord.sweep() -> 'queues_due' AS not_due_yet;
+SELECT pg_sleep(0.06);
+SELECT coord.sweep() -> 'queues_due' AS retry_and_snooze_due;
+SELECT count(*) AS both_claimable FROM coord.claim('cw:d', 'w5', batch => 5);
+-- A paused queue is not announced (its resume is).
+SELECT coord.enqueue('cw:d', '{"n": "paused"}', run_in => '30 ms') AS paused_task \gset
+SELECT coord.queue_pause('cw:d') AS paused;
+SELECT pg_sleep(0.06);
+SELECT coord.sweep() -> 'queues_due' AS paused_not_announced;
+SELECT coord.queue_resume('cw:d') AS resumed;
+
+SELECT coord.queue_drop(q, force => true) FROM unnest(ARRAY['cw:a', 'cw:b', 'cw:c', 'cw:d']) q;
 DROP ROLE regress_cw_other;

@@ -38,6 +38,9 @@ SELECT regress.error_of(format($$SELECT * FROM coord.acquire_all(ARRAY['iv:new',
 SELECT regress.error_of(format($$SELECT * FROM coord.acquire_all(ARRAY['iv:new'], 'iv-owner', wait_for => %L)$$, :'wraps'));
 -- claim, heartbeat, fail.
 SELECT regress.error_of(format($$SELECT * FROM coord.claim('iv', 'iv-worker', ttl => %L)$$, :'wraps'));
+-- enqueue's dedupe_for (issue 12).
+SELECT regress.error_of(format($$SELECT coord.enqueue('iv', '{}', dedupe_key => 'k', dedupe_for => %L)$$, :'wraps'));
+SELECT regress.error_of(format($$SELECT coord.enqueue('iv', '{}', dedupe_key => 'k', dedupe_for => -%L::interval)$$, :'wraps'));
 SELECT regress.error_of(format($$SELECT coord.heartbeat(%s, %s, ttl => %L)$$, :claimed_task, :claim_token, :'wraps'));
 SELECT regress.error_of(format($$SELECT coord.fail(%s, %s, 'e', retry_in => %L)$$, :claimed_task, :claim_token, :'wraps'));
 SELECT regress.error_of(format($$SELECT coord.fail(%s, %s, 'e', retry_in => -%L::interval)$$, :claimed_task, :claim_token, :'wraps'));

@@ -114,12 +114,12 @@ SELECT coord.cancel(:done_task) AS cancel_complete;
 SELECT coord.cancel(:running_task) AS cancel_dead;
 
 -- The sweep prunes cancelled tasks after the retention, with their history.
-SET coord.completed_retention = '1h';
+SELECT coord.queue_alter('ta', retention => '1 hour') AS short_retention;
 UPDATE coord.tasks SET finished_at = finished_at - interval '2 hours' WHERE id = :claimed_task;
 SELECT coord.sweep() IS NOT NULL AS swept;
 SELECT count(*) AS cancelled_left FROM coord.tasks WHERE id = :claimed_task;
 SELECT count(*) AS history_left FROM coord.task_attempts WHERE task_id = :claimed_task;
-RESET coord.completed_retention;
+SELECT coord.queue_alter('ta', retention => '7 days') AS default_retention;
 
 -- purge (coord_admin): the tasks of one state of a queue, with their history.
 SELECT state, count(*) FROM coord.queue_tasks WHERE queue = 'ta' GROUP BY state ORDER BY state;

@@ -32,22 +32,28 @@ COMMENT ON VIEW coord.waiters IS
     'Who waits for which lease: owner, since when, place in the FIFO queue of that name (1 = next '
     'to be served), the backend pid (for pg_cancel_backend) and when the wait runs out (wait_until).';
 
+CREATE FUNCTION coord.wait_edges()
+RETURNS TABLE (waiter text, name text, holder text, waiting_since timestamptz, edge text, kind text,
+               waiter_pid integer, holder_pid integer)
+AS 'MODULE_PATHNAME', 'coord_wait_edges'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION coord.wait_edges() IS
+    'Every edge the deadlock detector of this database uses, computed now from shared memory and the '
+    'lease rows. Use the view coord.wait_graph.';
+REVOKE ALL ON FUNCTION coord.wait_edges() FROM PUBLIC;
+
 CREATE VIEW coord.wait_graph AS
-SELECT w.owner AS waiter, w.name, l.owner AS holder, w.waiting_since, 'held'::text AS edge
-FROM coord.waiting_requests() w
-JOIN coord.lease_state l ON l.name = w.name
-WHERE l.owner IS NOT NULL AND l.expires_at > pg_catalog.clock_timestamp() AND l.owner <> w.owner
-UNION ALL
-SELECT w.owner, w.name, a.owner, w.waiting_since, 'queued'
-FROM coord.waiting_requests() w
-CROSS JOIN LATERAL (
-    SELECT q.owner FROM coord.waiting_requests() q
-    WHERE q.name = w.name AND q."position" < w."position" AND q.owner <> w.owner
-    ORDER BY q."position" DESC LIMIT 1) a;
+SELECT waiter, name, holder, waiting_since, edge, kind, waiter_pid, holder_pid
+FROM coord.wait_edges();
 COMMENT ON VIEW coord.wait_graph IS
-    'Edges "owner waits for owner": waiter waits for lease name, which holder holds (edge = held) '
-    'or which holder is queued ahead for (edge = queued; FIFO serves it first). A cycle here is a '
-    'deadlock; the waiters break it (see coord.deadlocks).';
+    'Every edge the deadlock detector uses: the request of owner waiter (backend waiter_pid) waiting '
+    'for lease name cannot be served before holder lets go. kind = committed: holder holds it '
+    '(committed, live; any session acting as that owner may release it, holder_pid NULL); '
+    'uncommitted: the open transaction of backend holder_pid is writing the name''s lease row (an '
+    'uncommitted acquire, hand-off or release; holder is the owner that session acts as); queued: '
+    'the request of holder_pid is queued ahead (FIFO serves it first). edge = held or queued, as in '
+    'coord.deadlocks.cycle. A cycle is reported only when no member can make progress (README, '
+    '"Deadlocks: the rule").';
 
 CREATE TABLE coord.deadlock_history (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -93,6 +99,6 @@ COMMENT ON FUNCTION coord.detect_deadlocks() IS
     'cycle (youngest wait) and write pending deadlock records. Returns the number of cycles broken.';
 
 GRANT EXECUTE ON FUNCTION coord.acquire_all(text[], text, interval, interval, boolean),
-    coord.waiting_requests(), coord.pending_deadlocks() TO coord_user;
+    coord.waiting_requests(), coord.pending_deadlocks(), coord.wait_edges() TO coord_user;
 GRANT EXECUTE ON FUNCTION coord.detect_deadlocks() TO coord_admin;
 GRANT SELECT ON coord.waiters, coord.wait_graph, coord.deadlocks TO coord_user;

@@ -18,7 +18,8 @@ COMMENT ON TABLE coord.alerts IS
     'task_stuck, task_dead, ...), subject (the lease name, task id, ...), detail, when raised and '
     'when resolved (NULL while open). At most one open alert per (kind, subject); an alert resolves '
     'itself when its condition ends. Each raise and resolve is also sent as NOTIFY coord_alerts '
-    'with a JSON payload and written to the server log.';
+    'with a JSON payload of event, id, kind, raised_at and resolved_at only (any role that can '
+    'connect can LISTEN: subject and detail are read here) and written to the server log.';
 COMMENT ON COLUMN coord.alerts.kind IS 'What is wrong: lease_held_too_long, task_stuck, task_dead, ...';
 COMMENT ON COLUMN coord.alerts.subject IS 'What it is wrong with: a lease name, a task id, ...';
 COMMENT ON COLUMN coord.alerts.detail IS 'Facts at the time the alert was raised (JSON object).';

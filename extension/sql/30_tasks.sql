@@ -105,20 +105,39 @@ COMMENT ON TABLE coord.task_attempts IS
     'coord.tasks_complete; coord.task() shows them all. Kept as long as the task.';
 SELECT pg_catalog.pg_extension_config_dump('coord.task_attempts', '');
 
+-- dedupe_for (issue 12): one row per (queue, dedupe_key) whose period runs;
+-- the sweep deletes ended periods.
+CREATE TABLE coord.task_periods (
+    queue      text NOT NULL,
+    dedupe_key text NOT NULL,
+    task_id    bigint,                              -- the task that began the period
+    created_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (queue, dedupe_key)
+);
+COMMENT ON TABLE coord.task_periods IS
+    'Periods of coord.enqueue(dedupe_key, dedupe_for): while one runs (until expires_at), an '
+    'enqueue with that key returns task_id and adds nothing. Pruned by the sweep once ended.';
+SELECT pg_catalog.pg_extension_config_dump('coord.task_periods', '');
+REVOKE ALL ON coord.task_periods FROM PUBLIC;
+
 CREATE FUNCTION coord.enqueue(queue text, payload jsonb, run_at timestamptz DEFAULT NULL,
                               priority integer DEFAULT 0, max_attempts integer DEFAULT NULL,
-                              dedupe_key text DEFAULT NULL, run_in interval DEFAULT NULL)
+                              dedupe_key text DEFAULT NULL, run_in interval DEFAULT NULL,
+                              dedupe_for interval DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'coord_enqueue'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval) IS
+COMMENT ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval, interval) IS
     'Add a task to `queue` (made with coord.queue_create: 42704 otherwise; produce privilege) and '
     'return its id; the task''s payload belongs to the calling role (see coord.task). run_at: '
     'earliest start (default now), or run_in: after this interval (not both); priority: higher '
     'first; max_attempts: attempts before dead-lettering (default: the queue''s). With '
     'dedupe_key, while a task of the queue with that key is pending or processing, its id is '
-    'returned and nothing is added. NOTIFY coord_tasks {"queue": ...} when the task is due at '
-    'once and the queue has notify (one per queue per transaction).';
+    'returned and nothing is added; with dedupe_for too (1 microsecond .. 3650 days), the key '
+    'also blocks new tasks until dedupe_for after the first was created, even once it finished '
+    '(once per period: its id is returned). NOTIFY coord_tasks {"queue": ...} when the task is '
+    'due at once and the queue has notify (one per queue per transaction).';
 
 CREATE FUNCTION coord.claim(queue text, worker text, ttl interval DEFAULT '10 minutes',
                             batch integer DEFAULT 1, wait_for interval DEFAULT '0')
@@ -286,7 +305,7 @@ COMMENT ON VIEW coord.queue_stats IS
     'claimed longer ago than coord.task_stuck_alert_after.';
 
 GRANT EXECUTE ON FUNCTION
-    coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval),
+    coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval, interval),
     coord.claim(text, text, interval, integer, interval),
     coord.claim(text[], text, interval, integer, interval),
     coord.heartbeat(bigint, bigint, interval),

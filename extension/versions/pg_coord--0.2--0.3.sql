@@ -10,6 +10,31 @@ FROM coord.waiting_requests();
 COMMENT ON VIEW coord.waiters IS
     'Who waits for which lease: owner, since when, place in the FIFO queue of that name (1 = next '
     'to be served), the backend pid (for pg_cancel_backend) and when the wait runs out (wait_until).';
+-- coord.wait_graph shows every edge the detector uses (also uncommitted
+-- holdings and queued-ahead requests) with its kind and the backends; the
+-- five columns of 0.2 stay first (CREATE OR REPLACE keeps its grants).
+CREATE FUNCTION coord.wait_edges()
+RETURNS TABLE (waiter text, name text, holder text, waiting_since timestamptz, edge text, kind text,
+               waiter_pid integer, holder_pid integer)
+AS 'MODULE_PATHNAME', 'coord_wait_edges'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION coord.wait_edges() IS
+    'Every edge the deadlock detector of this database uses, computed now from shared memory and the '
+    'lease rows. Use the view coord.wait_graph.';
+REVOKE ALL ON FUNCTION coord.wait_edges() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.wait_edges() TO coord_user;
+CREATE OR REPLACE VIEW coord.wait_graph AS
+SELECT waiter, name, holder, waiting_since, edge, kind, waiter_pid, holder_pid
+FROM coord.wait_edges();
+COMMENT ON VIEW coord.wait_graph IS
+    'Every edge the deadlock detector uses: the request of owner waiter (backend waiter_pid) waiting '
+    'for lease name cannot be served before holder lets go. kind = committed: holder holds it '
+    '(committed, live; any session acting as that owner may release it, holder_pid NULL); '
+    'uncommitted: the open transaction of backend holder_pid is writing the name''s lease row (an '
+    'uncommitted acquire, hand-off or release; holder is the owner that session acts as); queued: '
+    'the request of holder_pid is queued ahead (FIFO serves it first). edge = held or queued, as in '
+    'coord.deadlocks.cycle. A cycle is reported only when no member can make progress (README, '
+    '"Deadlocks: the rule").';
 -- (end of issue 11)
 
 
@@ -305,26 +330,93 @@ COMMENT ON FUNCTION coord.fail(bigint, bigint, text, interval, boolean) IS
 REVOKE EXECUTE ON FUNCTION coord.fail(bigint, bigint, text, interval, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION coord.fail(bigint, bigint, text, interval, boolean) TO coord_user;
 
--- enqueue(run_in, max_attempts DEFAULT NULL: the queue's): fresh installs get it in 30_tasks.sql.
+-- enqueue(run_in, dedupe_for, max_attempts DEFAULT NULL: the queue's): fresh installs get
+-- it in 30_tasks.sql.-- dedupe_for (issue 12): one row per (queue, dedupe_key) whose period runs;
+-- the sweep deletes ended periods.
+CREATE TABLE coord.task_periods (
+    queue      text NOT NULL,
+    dedupe_key text NOT NULL,
+    task_id    bigint,                              -- the task that began the period
+    created_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (queue, dedupe_key)
+);
+COMMENT ON TABLE coord.task_periods IS
+    'Periods of coord.enqueue(dedupe_key, dedupe_for): while one runs (until expires_at), an '
+    'enqueue with that key returns task_id and adds nothing. Pruned by the sweep once ended.';
+SELECT pg_catalog.pg_extension_config_dump('coord.task_periods', '');
+REVOKE ALL ON coord.task_periods FROM PUBLIC;
+
 DROP FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text);
 CREATE FUNCTION coord.enqueue(queue text, payload jsonb, run_at timestamptz DEFAULT NULL,
                               priority integer DEFAULT 0, max_attempts integer DEFAULT NULL,
-                              dedupe_key text DEFAULT NULL, run_in interval DEFAULT NULL)
+                              dedupe_key text DEFAULT NULL, run_in interval DEFAULT NULL,
+                              dedupe_for interval DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'coord_enqueue'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval) IS
+COMMENT ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval, interval) IS
     'Add a task to `queue` (made with coord.queue_create: 42704 otherwise; produce privilege) and '
     'return its id; the task''s payload belongs to the calling role (see coord.task). run_at: '
     'earliest start (default now), or run_in: after this interval (not both); priority: higher '
     'first; max_attempts: attempts before dead-lettering (default: the queue''s). With '
     'dedupe_key, while a task of the queue with that key is pending or processing, its id is '
-    'returned and nothing is added. NOTIFY coord_tasks {"queue": ...} when the task is due at '
-    'once and the queue has notify (one per queue per transaction).';
-REVOKE EXECUTE ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval)
+    'returned and nothing is added; with dedupe_for too (1 microsecond .. 3650 days), the key '
+    'also blocks new tasks until dedupe_for after the first was created, even once it finished '
+    '(once per period: its id is returned). NOTIFY coord_tasks {"queue": ...} when the task is '
+    'due at once and the queue has notify (one per queue per transaction).';
+REVOKE EXECUTE ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval, interval)
     FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval)
+GRANT EXECUTE ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integer, text, interval, interval)
     TO coord_user;
+-- Per-queue retention replaces coord.completed_retention: the queues of a
+-- 0.2 install keep the retention that was in force.
+UPDATE coord.queue_state
+SET retention = COALESCE(pg_catalog.current_setting('coord.completed_retention', true), '7 days')::interval;
+
+-- Metrics (issue 12): counters and per-queue gauges kept in shared memory
+-- (src/pg/metrics), so that coord.metrics() and coord.queue_stats answer
+-- without counting the task tables; pg_monitor reads them without any coord
+-- privilege.
+CREATE FUNCTION coord.metrics()
+RETURNS TABLE (metric text, labels jsonb, value double precision)
+AS 'MODULE_PATHNAME', 'coord_metrics'
+LANGUAGE C VOLATILE ROWS 50;
+COMMENT ON FUNCTION coord.metrics() IS
+    'Prometheus-style metrics of this server: counters that only go up while it runs '
+    '(coord_tasks_{enqueued,completed,failed,dead,cancelled}_total per queue, '
+    'coord_lease_acquisitions_total, coord_lease_takeovers_total, coord_fence_rejections_total, '
+    'coord_deadlocks_total, coord_sweeps_total, coord_sweeps_failed_total; counted when their '
+    'transaction commits) and gauges (coord_tasks_pending, coord_tasks_due, '
+    'coord_tasks_processing, coord_tasks_retained{state} per queue, once coord_gauges_valid is 1; '
+    'coord_last_sweep_timestamp_seconds, coord_last_sweep_duration_seconds, coord_lease_waiters). '
+    'Read from shared memory (55000 without pg_coord in shared_preload_libraries).';
+
+CREATE FUNCTION coord.queue_stats_rows()
+RETURNS TABLE (queue text, pending bigint, due bigint, processing bigint, complete bigint,
+               dead bigint, oldest_due_age interval, stuck_processing bigint)
+AS 'MODULE_PATHNAME', 'coord_queue_stats_rows'
+LANGUAGE C VOLATILE ROWS 10;
+COMMENT ON FUNCTION coord.queue_stats_rows() IS
+    'The rows of coord.queue_stats: from the shared-memory gauges once the background worker '
+    'counted the tables after the server started, else counted from the tables.';
+
+CREATE OR REPLACE VIEW coord.queue_stats AS SELECT * FROM coord.queue_stats_rows();
+COMMENT ON VIEW coord.queue_stats IS
+    'Per queue: pending tasks, due ones (pending and run_at reached, as of the last sweep for '
+    'tasks scheduled ahead), processing, complete (kept for the queue''s retention), dead, the age '
+    'of the oldest due task, and processing tasks claimed longer ago than '
+    'coord.task_stuck_alert_after. From shared memory (no count of the tables) once the '
+    'background worker counted them after the server started.';
+
+CREATE OR REPLACE VIEW coord.queues AS
+SELECT q.queue, q.max_attempts, q.retention, q.backoff_max, q.notify, q.paused, q.created_by,
+       q.created_at, COALESCE(s.pending, 0) AS pending, COALESCE(s.processing, 0) AS processing,
+       COALESCE(s.dead, 0) AS dead, COALESCE(s.complete, 0) AS complete
+FROM coord.queue_state q LEFT JOIN coord.queue_stats_rows() s ON s.queue = q.queue;
+
+REVOKE EXECUTE ON FUNCTION coord.metrics(), coord.queue_stats_rows() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.metrics(), coord.queue_stats_rows() TO coord_user, pg_monitor;
 -- (end of issue 12)
 
 
@@ -333,6 +425,14 @@ GRANT EXECUTE ON FUNCTION coord.enqueue(text, jsonb, timestamptz, integer, integ
 -- reads coord.alerts; the error is for the roles that may read the task):
 -- open alerts raised by 0.2 lose it too. Data only; a fresh install has none.
 UPDATE coord.alerts SET detail = detail - 'last_error' WHERE kind = 'task_dead' AND detail ? 'last_error';
+-- NOTIFY coord_alerts payloads name the alert only (any role can LISTEN).
+COMMENT ON TABLE coord.alerts IS
+    'Alerts raised by the sweep (background worker or coord.sweep()): kind (lease_held_too_long, '
+    'task_stuck, task_dead, ...), subject (the lease name, task id, ...), detail, when raised and '
+    'when resolved (NULL while open). At most one open alert per (kind, subject); an alert resolves '
+    'itself when its condition ends. Each raise and resolve is also sent as NOTIFY coord_alerts '
+    'with a JSON payload of event, id, kind, raised_at and resolved_at only (any role that can '
+    'connect can LISTEN: subject and detail are read here) and written to the server log.';
 -- (end of issue 14)
 
 

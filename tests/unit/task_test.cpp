@@ -123,6 +123,11 @@ TEST(TaskArgs, Validation) {
     EXPECT_EQ(sqlstate_of([] { require_worker(std::nullopt); }), "22004");
     EXPECT_EQ(sqlstate_of([] { check_dedupe_key(std::nullopt); }), "none");
     EXPECT_EQ(sqlstate_of([] { check_dedupe_key(""); }), "22023");
+    EXPECT_EQ(sqlstate_of([] { check_dedupe_for(std::nullopt, false); }), "none");
+    EXPECT_EQ(sqlstate_of([] { check_dedupe_for(IntervalParts{0, 0, 1000000}, false); }), "22023");
+    EXPECT_EQ(sqlstate_of([] { check_dedupe_for(IntervalParts{0, 0, -1}, true); }), "22023");
+    EXPECT_EQ(sqlstate_of([] { check_dedupe_for(IntervalParts{0, 0, 0}, true); }), "22023");
+    EXPECT_EQ(sqlstate_of([] { check_dedupe_for(IntervalParts{0, 1, 0}, true); }), "none");
     EXPECT_EQ(sqlstate_of([] { require_max_attempts(0); }), "22023");
     EXPECT_EQ(sqlstate_of([] { require_max_attempts(kMaxAttemptsLimit + 1); }), "22023");
     EXPECT_EQ(sqlstate_of([] { require_max_attempts(std::nullopt); }), "22004");

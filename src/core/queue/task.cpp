@@ -175,6 +175,14 @@ Micros resolve_run_at_or_in(std::optional<Micros> run_at, std::optional<Interval
     return now + require_run_in(run_in);
 }
 
+std::optional<Micros> check_dedupe_for(std::optional<IntervalParts> dedupe_for, bool has_dedupe_key) {
+    if (!dedupe_for) return std::nullopt;
+    if (!has_dedupe_key)
+        throw Error(sqlstate::invalid_parameter_value, "dedupe_for needs a dedupe_key", {},
+                    "Pass dedupe_key => a key naming the period, e.g. 'report:2026-12-04'.");
+    return require_duration(dedupe_for, "dedupe_for", kMaxRunAtAhead);
+}
+
 TaskState require_purge_state(std::optional<std::string_view> state) {
     std::string_view text = require_present(state, "state");
     std::optional<TaskState> parsed = parse_task_state(text);

@@ -119,6 +119,10 @@ void require_same_length(const char* param, std::size_t count, const char* other
 Micros resolve_run_at_or_in(std::optional<Micros> run_at, std::optional<IntervalParts> run_in,
                             Micros now);
 
+// enqueue's dedupe_for ("once per period"): NULL: none; otherwise strictly
+// positive, at most kMaxRunAtAhead, and only with a dedupe_key (22023).
+std::optional<Micros> check_dedupe_for(std::optional<IntervalParts> dedupe_for, bool has_dedupe_key);
+
 // purge's state: pending, dead, cancelled or complete (not processing: a
 // claim is a worker's; cancel it first). 22004 / 22023 naming `state`.
 TaskState require_purge_state(std::optional<std::string_view> state);

@@ -14,7 +14,9 @@ class Args {
 public:
     explicit Args(FunctionCallInfo call) : fcinfo(call) {}
 
-    bool is_null(int i) const { return PG_ARGISNULL(i); }
+    // An argument past the SQL declaration (an older version's shorter
+    // signature calling this library) reads as NULL.
+    bool is_null(int i) const { return i >= fcinfo->nargs || PG_ARGISNULL(i); }
     std::optional<std::string_view> get_text(int i) const;
     std::optional<std::int64_t> get_int64(int i) const;
     std::optional<std::int32_t> get_int32(int i) const;

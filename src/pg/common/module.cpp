@@ -1,6 +1,7 @@
 // The library's load hook: PG_MODULE_MAGIC and _PG_init.
 #include "pg/queue/queue_settings.hpp"  // core headers before PostgreSQL
 #include "pg/common/module.hpp"
+#include "pg/metrics/metrics.hpp"
 
 #include "pg/common/guard.hpp"
 
@@ -16,5 +17,6 @@ void _PG_init(void) {
     coord::pg::define_memory_leases();
     coord::pg::define_election();  // leader_wait's condition variables, commit-time wake-ups
     coord::pg::collab_init();  // collaborative documents: coord.doc_retention
+    coord::pg::metrics::define_metrics();  // counters and gauges (shared memory when preloaded)
     coord::pg::queue_init();  // task queue and sweep GUCs; the background worker when preloaded
 }

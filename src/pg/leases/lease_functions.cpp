@@ -197,16 +197,25 @@ COORD_FUNCTION(coord_acquire_all) {
     return Datum(0);
 }
 
+// A memory release takes effect at once: its transaction's end must wake the
+// name's first waiter only if someone waits now. One who queues later tries
+// after queueing and finds the name free (memory_table.hpp, "Waiting"). That
+// spares every release that nobody waits for the transaction-end wake-up.
+void note_memory_release(std::string_view name, bool ended) {
+    if (ended && someone_waits_for(name)) note_lease_touched(name);
+}
+
 COORD_FUNCTION(coord_renew) {
     Args args(fcinfo);
     auto name = lease_name_arg(args, 0);
-    note_lease_touched(name);
     auto token = token_arg(args, 1);
     auto ttl = require_duration(args.get_interval(2), "ttl", kMaxLeaseTtl);
     CallingRole caller;
-    // A memory holding needs no SPI connection (memory_table.hpp).
+    // A memory holding needs no SPI connection (memory_table.hpp); renewing
+    // it frees nothing, so it wakes nobody.
     if (std::optional<Micros> memory = memory_renew(name, token, caller, ttl))
         return timestamptz_datum(*memory);
+    note_lease_touched(name);
     Spi spi;
     return timestamptz_datum(renew(spi, name, token, caller, ttl));
 }
@@ -214,11 +223,13 @@ COORD_FUNCTION(coord_renew) {
 COORD_FUNCTION(coord_release) {
     Args args(fcinfo);
     auto name = lease_name_arg(args, 0);
-    note_lease_touched(name);
     auto token = token_arg(args, 1);
     CallingRole caller;
-    if (std::optional<bool> memory = memory_release(name, token, caller))
+    if (std::optional<bool> memory = memory_release(name, token, caller)) {
+        note_memory_release(name, *memory);
         return BoolGetDatum(*memory);
+    }
+    note_lease_touched(name);
     Spi spi;
     return BoolGetDatum(release(spi, name, token, caller));
 }
@@ -226,8 +237,11 @@ COORD_FUNCTION(coord_release) {
 COORD_FUNCTION(coord_force_release) {
     Args args(fcinfo);
     auto name = lease_name_arg(args, 0);
+    if (std::optional<bool> memory = memory_force_release(name)) {
+        note_memory_release(name, true);
+        return BoolGetDatum(*memory);
+    }
     note_lease_touched(name);
-    if (std::optional<bool> memory = memory_force_release(name)) return BoolGetDatum(*memory);
     Spi spi;
     return BoolGetDatum(force_release(spi, name));
 }

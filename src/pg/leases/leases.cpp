@@ -5,6 +5,7 @@
 #include "pg/leases/lease_row.hpp"
 #include "pg/leases/leases.hpp"
 #include "pg/leases/memory_table.hpp"
+#include "pg/metrics/metrics.hpp"
 #include "pg/waiting/waiting.hpp"
 
 namespace coord::pg {
@@ -65,6 +66,7 @@ LeaseRecord released(const LeaseRecord& current, std::string_view name, Micros n
     LeaseRecord handed = hand_over(current, next->owner, next->role, now, next->ttl, allocate_token);
     if (!promise_handoff(*next, handed.token)) return freed(current);
     force_synchronous_commit();
+    metrics::note_lease_granted(false);
     return handed;
 }
 
@@ -85,6 +87,7 @@ std::optional<Token> try_acquire(Spi& spi, std::string_view name, std::string_vi
         AcquireDecision d = decide_acquire(current, name, owner, caller, now, ttl, allocate_token);
         if (!d.write_needed()) return LeaseChange<std::optional<Token>>{std::nullopt, std::nullopt};
         if (d.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
+        if (d.kind == AcquireDecision::Kind::granted) metrics::note_lease_granted(current && current->owner);
         return LeaseChange<std::optional<Token>>{
             d.token,
             LeaseRecord{std::string(owner), d.token, d.acquired_at, d.expires_at, d.holder_role}};
@@ -104,6 +107,7 @@ AcquireTry try_acquire_without_waiting(Spi& spi, std::string_view name, std::str
         AcquireDecision d = decide_acquire(current, name, owner, caller, now, ttl, allocate_token);
         if (!d.write_needed()) return {std::nullopt, current->expires_at};
         if (d.kind == AcquireDecision::Kind::granted) force_synchronous_commit();
+        if (d.kind == AcquireDecision::Kind::granted) metrics::note_lease_granted(current && current->owner);
         LeaseRecord next{std::string(owner), d.token, d.acquired_at, d.expires_at, d.holder_role};
         if (!current) {
             FirstInsert first = insert_first_lease_row_without_waiting(spi, name, next);
@@ -164,7 +168,8 @@ bool return_handed_holding(Spi& spi, std::string_view name, std::string_view own
 }
 
 void verify_fence(std::string_view name, Token token, const Caller& caller) {
-    if (memory_verify_fence(name, token, caller)) return;  // a memory holding (memory_table.hpp)
+    metrics::FenceCheck fence;  // a rejection (an exception) is counted
+    if (memory_verify_fence(name, token, caller)) return fence.passed();  // a memory holding (memory_table.hpp)
     // The share lock can keep a waiter's try from taking an expired lease:
     // this transaction's end wakes it.
     note_lease_touched(name);
@@ -174,7 +179,7 @@ void verify_fence(std::string_view name, Token token, const Caller& caller) {
         // Decided on the locked version: the one a takeover in progress left.
         if (!current || read.share_lock()) {
             check_fence(current, name, token, caller, now_micros());
-            return;
+            return fence.passed();
         }
     }
     throw_kept_changing(name);

@@ -5,6 +5,7 @@
 #include "core/queue/task.hpp"
 #include "pg/common/calling_role.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/metrics/metrics.hpp"
 #include "pg/queue/queue_store.hpp"
 
 #include <fmt/format.h>
@@ -129,10 +130,13 @@ COORD_FUNCTION(coord_queue_drop) {
         "c AS (DELETE FROM coord.tasks_complete WHERE queue = $1 RETURNING id), "
         "a AS (DELETE FROM coord.task_attempts WHERE task_id IN (SELECT id FROM t UNION ALL "
         "                                                       SELECT id FROM c)), "
-        "g AS (DELETE FROM coord.queue_grants WHERE queue = $1) "
+        "g AS (DELETE FROM coord.queue_grants WHERE queue = $1), "
+        "p AS (DELETE FROM coord.task_periods WHERE queue = $1) "
         "DELETE FROM coord.queue_state WHERE queue = $1",
         {TEXTOID});
-    return BoolGetDatum(spi.run(drop, {text_param(queue)}) == 1);
+    bool dropped = spi.run(drop, {text_param(queue)}) == 1;
+    if (dropped) metrics::note_queue_dropped(queue);
+    return BoolGetDatum(dropped);
 }
 
 COORD_FUNCTION(coord_queue_pause) { return BoolGetDatum(set_paused(fcinfo, true)); }
@@ -194,5 +198,12 @@ COORD_FUNCTION(coord_purge) {
         spi.run(purge_complete, {text_param(queue)});
     else
         spi.run(purge_active, {text_param(queue), text_param(to_string(state))});
-    return int64_datum(spi.first_row()->get_int64(1).value_or(0));
+    std::int64_t purged = spi.first_row()->get_int64(1).value_or(0);
+    metrics::note_tasks(queue,
+                        state == TaskState::complete    ? metrics::TaskEvent::purged_complete
+                        : state == TaskState::dead      ? metrics::TaskEvent::purged_dead
+                        : state == TaskState::cancelled ? metrics::TaskEvent::purged_cancelled
+                                                        : metrics::TaskEvent::purged_pending,
+                        purged);
+    return int64_datum(purged);
 }

@@ -53,4 +53,11 @@ void announce_due(std::string_view queue, bool notify) {
     if (notify) notify_queue(queue);
 }
 
+void announce_enqueued(std::string_view queue, bool notify, Micros run_at, Micros now) {
+    if (run_at <= now)
+        announce_due(queue, notify);
+    else
+        note_task_due_at(run_at);
+}
+
 }  // namespace coord::pg

@@ -31,4 +31,8 @@ void notify_queue(std::string_view queue);
 // with `notify` (the queue's setting) NOTIFY coord_tasks is sent too.
 void announce_due(std::string_view queue, bool notify);
 
+// An enqueue of tasks due at `run_at`: announced now when due, else made
+// known to the sweep (which announces them when due).
+void announce_enqueued(std::string_view queue, bool notify, Micros run_at, Micros now);
+
 }  // namespace coord::pg

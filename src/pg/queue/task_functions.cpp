@@ -111,13 +111,16 @@ COORD_FUNCTION(coord_enqueue) {
     std::optional<std::int32_t> max_attempts;  // NULL: the queue's
     if (!args.is_null(4)) max_attempts = require_max_attempts(args.get_int32(4));
     request.dedupe_key = check_dedupe_key(args.get_text(5));
+    std::optional<IntervalParts> dedupe_for;
+    if (!args.is_null(7)) dedupe_for = args.get_interval(7);
+    request.dedupe_for = check_dedupe_for(dedupe_for, request.dedupe_key.has_value());
     CallingRole caller;
     request.enqueued_by = caller.role();  // invoker rights: the caller's role
     Spi spi;
     QueueInfo info = require_queue_use(spi, request.queue, QueuePrivilege::produce, caller, "enqueue into");
     request.max_attempts = max_attempts.value_or(info.max_attempts);
     std::int64_t id = enqueue_task(spi, request, now);
-    if (request.run_at <= now) announce_due(request.queue, info.notify);
+    announce_enqueued(request.queue, info.notify, request.run_at, now);
     return int64_datum(id);
 }
 
@@ -165,7 +168,7 @@ COORD_FUNCTION(coord_enqueue_many) {
         }
         notify = info.notify;
     }
-    if (run_at <= now) announce_due(queue, notify);
+    announce_enqueued(queue, notify, run_at, now);
     for (std::int64_t id : ids) {
         Datum value = Int64GetDatum(id);
         bool null = false;

@@ -3,6 +3,7 @@
 #include "pg/common/direct_write.hpp"
 #include "pg/common/guard.hpp"
 #include "pg/common/relation_layout.hpp"
+#include "pg/metrics/metrics.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -46,7 +47,7 @@ constexpr int complete_column(std::string_view name) { return column_index(kComp
 
 namespace task_col {
 constexpr int id = task_column("id"), state = task_column("state"), token = task_column("token"),
-              claimed_by = task_column("claimed_by");
+              claimed_by = task_column("claimed_by"), queue = task_column("queue");
 }
 namespace complete_col {
 constexpr int completed_at = complete_column("completed_at"), result = complete_column("result"),
@@ -176,6 +177,13 @@ Deleted delete_if_current(Relation tasks, Oid pkey, Relation complete, std::int6
             heap_insert(complete, record, GetCurrentCommandId(true), 0, nullptr);
             insert_index_entries(complete, record);
             outcome = Deleted::yes;
+            bool queue_null = false;
+            Datum queue = heap_getattr(old, attnum[task_col::queue], RelationGetDescr(tasks), &queue_null);
+            if (!queue_null) {
+                text* q = pg_detoast_datum_packed(reinterpret_cast<varlena*>(DatumGetPointer(queue)));
+                metrics::note_tasks(std::string_view(VARDATA_ANY(q), VARSIZE_ANY_EXHDR(q)),
+                                    metrics::TaskEvent::completed);
+            }
         } else if (r == TM_Updated || r == TM_Deleted) {
             outcome = Deleted::changed;
         } else {

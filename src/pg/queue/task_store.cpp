@@ -1,5 +1,6 @@
 #include "core/common/error.hpp"
 #include "pg/common/datum.hpp"
+#include "pg/metrics/metrics.hpp"
 #include "pg/queue/queue_store.hpp"
 #include "pg/queue/task_move.hpp"
 #include "pg/queue/task_store.hpp"
@@ -13,6 +14,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <limits>
 
 namespace coord::pg {
 
@@ -55,7 +57,7 @@ bool end_attempt(Spi& spi, std::int64_t task_id, std::int64_t token, const Retry
                  bool only_if_expired) {
     static Statement end(
         "WITH old AS ("
-        "  SELECT id, attempts, token, execution_id, worker, claimed_at, lease_expires_at "
+        "  SELECT id, queue, attempts, token, execution_id, worker, claimed_at, lease_expires_at "
         "  FROM coord.tasks "
         "  WHERE id = $1 AND state = 'processing' AND token = $2 "
         "    AND (NOT $8 OR lease_expires_at < pg_catalog.clock_timestamp())), "
@@ -66,16 +68,26 @@ bool end_attempt(Spi& spi, std::int64_t task_id, std::int64_t token, const Retry
         "                                                     old.lease_expires_at, old.worker)), "
         "         finished_at = CASE WHEN $3 IN ('dead', 'cancelled') THEN $6 END "
         "  FROM old WHERE t.id = old.id AND t.state = 'processing' AND t.token = old.token "
-        "  RETURNING t.id, t.last_error) "
-        "INSERT INTO coord.task_attempts "
+        "  RETURNING t.id, t.last_error), "
+        "ins AS (INSERT INTO coord.task_attempts "
         "  (task_id, attempt, token, execution_id, worker, started_at, ended_at, outcome, error) "
         "SELECT old.id, old.attempts, old.token, old.execution_id, old.worker, old.claimed_at, $6, "
         "       $7, upd.last_error "
-        "FROM old JOIN upd ON upd.id = old.id",
+        "FROM old JOIN upd ON upd.id = old.id RETURNING task_id) "
+        "SELECT old.queue FROM old JOIN ins ON ins.task_id = old.id",
         {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, BOOLOID});
-    return spi.run(end, {int64_param(task_id), int64_param(token), text_param(to_string(next.next)),
-                         timestamptz_param(next.run_at), text_param(error), timestamptz_param(now),
-                         text_param(outcome), bool_param(only_if_expired)}) == 1;
+    bool ended = spi.run(end, {int64_param(task_id), int64_param(token), text_param(to_string(next.next)),
+                               timestamptz_param(next.run_at), text_param(error), timestamptz_param(now),
+                               text_param(outcome), bool_param(only_if_expired)}) == 1;
+    if (!ended) return false;
+    metrics::note_tasks(spi.first_row()->get_text(1).value_or(""),
+                        next.next == TaskState::cancelled ? metrics::TaskEvent::cancelled_processing
+                        : next.next == TaskState::dead    ? metrics::TaskEvent::failed_dead
+                                                          : metrics::TaskEvent::failed_retry,
+                        1, next.next == TaskState::pending && next.run_at > now);
+    // A retry: due after its backoff, announced by the sweep then.
+    if (next.next == TaskState::pending) note_task_due_at(next.run_at);
+    return true;
 }
 
 }  // namespace
@@ -133,7 +145,9 @@ bool cancel_task(Spi& spi, std::int64_t task_id, const Caller& caller, Micros no
         "UPDATE coord.tasks SET state = 'cancelled', finished_at = $2, last_error = 'cancelled' "
         "WHERE id = $1 AND state = 'pending'",
         {INT8OID, TIMESTAMPTZOID});
-    return spi.run(cancel_pending, {int64_param(task_id), timestamptz_param(now)}) == 1;
+    if (spi.run(cancel_pending, {int64_param(task_id), timestamptz_param(now)}) != 1) return false;
+    metrics::note_tasks(queue, metrics::TaskEvent::cancelled_pending);
+    return true;
 }
 
 Micros snooze_task(Spi& spi, std::int64_t task_id, std::int64_t token, const Caller& caller,
@@ -144,12 +158,16 @@ Micros snooze_task(Spi& spi, std::int64_t task_id, std::int64_t token, const Cal
         "UPDATE coord.tasks SET state = 'pending', run_at = $3, attempts = attempts - 1, "
         "       worker = NULL, execution_id = NULL, claimed_at = NULL, lease_expires_at = NULL, "
         "       claimed_by = NULL "
-        "WHERE id = $1 AND state = 'processing' AND token = $2 AND claimed_by = $4",
+        "WHERE id = $1 AND state = 'processing' AND token = $2 AND claimed_by = $4 RETURNING queue",
         {INT8OID, INT8OID, TIMESTAMPTZOID, REGROLEOID}, /*generic_plan=*/true);
     Micros run_at = now + run_in;
     auto snooze_as = [&](Oid role) {
-        return spi.run(snooze, {int64_param(task_id), int64_param(token), timestamptz_param(run_at),
-                                role_param(role)}) == 1;
+        if (spi.run(snooze, {int64_param(task_id), int64_param(token), timestamptz_param(run_at),
+                             role_param(role)}) != 1)
+            return false;
+        metrics::note_tasks(spi.first_row()->get_text(1).value_or(""), metrics::TaskEvent::snoozed, 1, run_at > now);
+        note_task_due_at(run_at);  // announced by the sweep when due
+        return true;
     };
     if (snooze_as(caller.role())) return run_at;
     std::optional<TaskClaimState> state = load_claim_state(spi, task_id);  // locked
@@ -180,20 +198,56 @@ std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& r, Micros now) {
                                int32_param(r.priority), timestamptz_param(r.run_at),
                                int32_param(r.max_attempts), timestamptz_param(now),
                                role_param(r.enqueued_by)});
+        metrics::note_tasks(r.queue, metrics::TaskEvent::enqueued, 1, r.run_at > now);
         return *spi.first_row()->get_int64(1);
     }
     static Statement existing(
         "SELECT id FROM coord.tasks WHERE queue = $1 AND dedupe_key = $2 "
         "AND state IN ('pending', 'processing')",
         {TEXTOID, TEXTOID});
+    // dedupe_for: take the key's period row unless a period is running (the
+    // upsert waits for a concurrent enqueue of the key, then sees its row);
+    // a running period returns the task that began it, and nothing is added.
+    static Statement take_period(
+        "INSERT INTO coord.task_periods AS p (queue, dedupe_key, task_id, created_at, expires_at) "
+        "VALUES ($1, $2, NULL, $3, $4) "
+        "ON CONFLICT (queue, dedupe_key) DO UPDATE SET task_id = NULL, created_at = $3, "
+        "  expires_at = $4 WHERE p.expires_at <= $3 "
+        "RETURNING 1",
+        {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, /*generic_plan=*/true);
+    static Statement period_task(
+        "SELECT task_id FROM coord.task_periods WHERE queue = $1 AND dedupe_key = $2",
+        {TEXTOID, TEXTOID}, /*generic_plan=*/true);
+    static Statement set_period_task(
+        "UPDATE coord.task_periods SET task_id = $3 WHERE queue = $1 AND dedupe_key = $2",
+        {TEXTOID, TEXTOID, INT8OID}, /*generic_plan=*/true);
+    if (r.dedupe_for) {
+        if (spi.run(take_period, {text_param(r.queue), text_param(r.dedupe_key), timestamptz_param(now),
+                                  timestamptz_param(now + *r.dedupe_for)}) != 1) {
+            if (spi.run(period_task, {text_param(r.queue), text_param(r.dedupe_key)}) == 1) {
+                std::optional<std::int64_t> id = spi.first_row()->get_int64(1);
+                if (id) return *id;
+            }
+            throw Error(sqlstate::serialization_failure,
+                        fmt::format("the dedupe_for period of key \"{}\" changed during enqueue",
+                                    *r.dedupe_key));
+        }
+        EnqueueRequest plain = r;
+        plain.dedupe_for.reset();
+        std::int64_t id = enqueue_task(spi, plain, now);
+        spi.run(set_period_task, {text_param(r.queue), text_param(r.dedupe_key), int64_param(id)});
+        return id;
+    }
     // A conflicting task may finish between the insert and the look-up;
     // then the next insert succeeds.
     for (int round = 0; round < 5; ++round) {
         if (spi.run(insert, {text_param(r.queue), datum_param(kJsonb, r.payload),
                              int32_param(r.priority), timestamptz_param(r.run_at),
                              int32_param(r.max_attempts), text_param(r.dedupe_key),
-                             timestamptz_param(now), role_param(r.enqueued_by)}) == 1)
+                             timestamptz_param(now), role_param(r.enqueued_by)}) == 1) {
+            metrics::note_tasks(r.queue, metrics::TaskEvent::enqueued, 1, r.run_at > now);
             return *spi.first_row()->get_int64(1);
+        }
         if (spi.run(existing, {text_param(r.queue), text_param(r.dedupe_key)}) == 1)
             return *spi.first_row()->get_int64(1);
     }
@@ -216,6 +270,8 @@ std::vector<std::int64_t> enqueue_tasks(Spi& spi, const EnqueueRequest& r, Datum
                                             int32_param(r.priority), timestamptz_param(r.run_at),
                                             int32_param(r.max_attempts), timestamptz_param(now),
                                             role_param(r.enqueued_by)});
+    metrics::note_tasks(r.queue, metrics::TaskEvent::enqueued, static_cast<std::int64_t>(n),
+                        r.run_at > now ? static_cast<std::int64_t>(n) : 0);
     std::vector<std::int64_t> ids;
     ids.reserve(n);
     for (std::uint64_t i = 0; i < n; ++i) ids.push_back(*spi.row(i).get_int64(1));
@@ -239,6 +295,7 @@ std::vector<ClaimedTask> claimed_rows(Spi& spi, std::uint64_t n, std::optional<s
                                       *row.get_timestamptz(7), *row.get_int32(8),
                                       queue ? std::string(*queue) : row.get_text(9).value_or("")});
     }
+    for (const ClaimedTask& t : claimed) metrics::note_tasks(t.queue, metrics::TaskEvent::claimed);
     std::sort(claimed.begin(), claimed.end(), [](const ClaimedTask& a, const ClaimedTask& b) {
         if (a.priority != b.priority) return a.priority > b.priority;
         if (a.run_at != b.run_at) return a.run_at < b.run_at;
@@ -370,12 +427,14 @@ bool complete_task(std::int64_t task_id, std::int64_t token, const Caller& calle
         "                                  enqueued_by, claimed_by) "
         "SELECT id, queue, payload, priority, attempts, max_attempts, dedupe_key, token, "
         "       created_at, $4, execution_id, worker, claimed_at, $3, enqueued_by, claimed_by "
-        "FROM moved",
+        "FROM moved RETURNING queue",
         {INT8OID, INT8OID, kJsonb, TIMESTAMPTZOID, REGROLEOID}, /*generic_plan=*/true);
     auto move_as = [&](Oid role) {
-        return spi.run(move_by_sql, {int64_param(task_id), int64_param(token),
-                                     datum_param(kJsonb, result), timestamptz_param(now),
-                                     role_param(role)}) == 1;
+        if (spi.run(move_by_sql, {int64_param(task_id), int64_param(token), datum_param(kJsonb, result),
+                                  timestamptz_param(now), role_param(role)}) != 1)
+            return false;
+        metrics::note_tasks(spi.first_row()->get_text(1).value_or(""), metrics::TaskEvent::completed);
+        return true;
     };
     if (move == TaskMove::needs_sql && move_as(caller.role())) return true;
     std::optional<TaskClaimState> state = load_claim_state(spi, task_id);  // locked
@@ -410,7 +469,7 @@ bool retry_dead_task(Spi& spi, std::int64_t task_id, Micros now) {
         {INT8OID});
     static Statement revive(
         "UPDATE coord.tasks SET state = 'pending', run_at = $2, max_attempts = $3, finished_at = NULL "
-        "WHERE id = $1 AND state = 'dead'",
+        "WHERE id = $1 AND state = 'dead' RETURNING queue",
         {INT8OID, TIMESTAMPTZOID, INT4OID});
     std::optional<std::int32_t> max_attempts = decide_retry_dead(load_claim_state(spi, task_id));
     if (!max_attempts) return false;
@@ -419,7 +478,11 @@ bool retry_dead_task(Spi& spi, std::int64_t task_id, Micros now) {
                     fmt::format("task {} cannot be retried: task {} of its queue has the same "
                                 "dedupe_key and is not finished",
                                 task_id, *spi.first_row()->get_int64(1)));
-    return spi.run(revive, {int64_param(task_id), timestamptz_param(now), int32_param(*max_attempts)}) == 1;
+    if (spi.run(revive, {int64_param(task_id), timestamptz_param(now), int32_param(*max_attempts)}) != 1)
+        return false;
+    metrics::note_tasks(spi.first_row()->get_text(1).value_or(""), metrics::TaskEvent::revived);
+    note_task_due_at(now);  // announced by the next sweep
+    return true;
 }
 
 std::pair<std::int64_t, std::int64_t> requeue_expired_claims(Spi& spi, Micros now, long limit) {
@@ -456,32 +519,122 @@ std::pair<std::int64_t, std::int64_t> requeue_expired_claims(Spi& spi, Micros no
     return {requeued, dead};
 }
 
-std::int64_t prune_completed(Spi& spi, Micros before, long limit) {
-    // Rows another transaction is deleting (another sweep's prune, not yet
+std::int64_t announce_due_queues(Spi& spi, Micros now) {
+    Micros hint = take_due_hint();
+    if (hint > now) {  // nothing scheduled has come due since the last look
+        give_due_hint(hint);
+        return 0;
+    }
+    try {
+        static Statement queues("SELECT queue, notify, paused FROM coord.queue_state ORDER BY queue", {});
+        // Per priority of the queue's pending tasks (found by skipping
+        // through tasks_due, not by reading every entry): is one due in
+        // [$2, $3], and the earliest run_at after $3.
+        static Statement check(
+            "WITH RECURSIVE prios(p) AS ("
+            "  (SELECT priority FROM coord.tasks WHERE queue = $1 AND state = 'pending' "
+            "   ORDER BY priority DESC LIMIT 1) "
+            "  UNION ALL "
+            "  SELECT (SELECT t.priority FROM coord.tasks t "
+            "          WHERE t.queue = $1 AND t.state = 'pending' AND t.priority < prios.p "
+            "          ORDER BY t.priority DESC LIMIT 1) "
+            "  FROM prios WHERE prios.p IS NOT NULL) "
+            "SELECT EXISTS (SELECT FROM prios WHERE prios.p IS NOT NULL AND EXISTS ("
+            "         SELECT FROM coord.tasks t WHERE t.queue = $1 AND t.state = 'pending' "
+            "           AND t.priority = prios.p AND t.run_at >= $2 AND t.run_at <= $3)), "
+            "       (SELECT pg_catalog.min((SELECT t.run_at FROM coord.tasks t "
+            "                               WHERE t.queue = $1 AND t.state = 'pending' "
+            "                                 AND t.priority = prios.p AND t.run_at > $3 "
+            "                               ORDER BY t.run_at LIMIT 1)) "
+            "        FROM prios WHERE prios.p IS NOT NULL)",
+            {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID});
+        struct Queue {
+            std::string name;
+            bool notify;
+            bool paused;
+        };
+        std::vector<Queue> all;
+        std::uint64_t n = spi.run(queues, {});
+        all.reserve(n);
+        for (std::uint64_t i = 0; i < n; ++i) {
+            Row row = spi.row(i);
+            all.push_back(Queue{row.get_text(1).value_or(""), row.get_boolean(2).value_or(true),
+                                row.get_boolean(3).value_or(false)});
+        }
+        Micros next = std::numeric_limits<Micros>::max();
+        std::int64_t announced = 0;
+        for (const Queue& q : all) {
+            spi.run(check, {text_param(q.name), timestamptz_param(hint), timestamptz_param(now)});
+            Row row = *spi.first_row();
+            if (row.get_boolean(1).value_or(false) && !q.paused) {
+                announce_due(q.name, q.notify);
+                ++announced;
+            }
+            if (std::optional<Micros> later = row.get_timestamptz(2)) next = std::min(next, *later);
+        }
+        give_due_hint(next);
+        return announced;
+    } catch (...) {
+        give_due_hint(hint);  // the next sweep looks again
+        throw;
+    }
+}
+
+std::int64_t prune_completed(Spi& spi, Micros now, long limit) {
+    // Each queue's own retention: the queues (few) drive the look-ups, each
+    // one a range of the completion-time (BRIN) or finished_at index. Rows
+    // another transaction is deleting (another sweep's prune, not yet
     // committed) are skipped, not waited for.
     static Statement prune(
         "WITH gone AS ("
         "  DELETE FROM coord.tasks_complete WHERE id = ANY (ARRAY("
-        "    SELECT id FROM coord.tasks_complete WHERE completed_at < $1 LIMIT $2 "
-        "    FOR UPDATE SKIP LOCKED)) "
-        "  RETURNING id), "
+        "    SELECT c.id FROM coord.queue_state q "
+        "    CROSS JOIN LATERAL (SELECT id FROM coord.tasks_complete c "
+        "                        WHERE c.completed_at < $1 - q.retention AND c.queue = q.queue "
+        "                        LIMIT $2 FOR UPDATE SKIP LOCKED) c "
+        "    LIMIT $2)) "
+        "  RETURNING id, queue), "
         "history AS (DELETE FROM coord.task_attempts a USING gone WHERE a.task_id = gone.id) "
-        "SELECT count(*) FROM gone",
+        "SELECT queue, count(*) FROM gone GROUP BY queue",
         {TIMESTAMPTZOID, INT4OID});
-    spi.run(prune, {timestamptz_param(before), int32_param(static_cast<std::int32_t>(limit))});
-    std::int64_t pruned = spi.first_row()->get_int64(1).value_or(0);
-    // Cancelled tasks are kept as long as completed ones.
-    static Statement prune_cancelled(
-        "WITH gone AS ("
-        "  DELETE FROM coord.tasks WHERE id = ANY (ARRAY("
-        "    SELECT id FROM coord.tasks WHERE state = 'cancelled' AND finished_at < $1 LIMIT $2 "
-        "    FOR UPDATE SKIP LOCKED)) AND state = 'cancelled' "
-        "  RETURNING id), "
-        "history AS (DELETE FROM coord.task_attempts a USING gone WHERE a.task_id = gone.id) "
-        "SELECT count(*) FROM gone",
+    std::int64_t pruned = 0;
+    auto count_pruned = [&](std::uint64_t rows, metrics::TaskEvent event) {
+        for (std::uint64_t i = 0; i < rows; ++i) {
+            std::int64_t n = spi.row(i).get_int64(2).value_or(0);
+            metrics::note_tasks(spi.row(i).get_text(1).value_or(""), event, n);
+            pruned += n;
+        }
+    };
+    count_pruned(spi.run(prune, {timestamptz_param(now), int32_param(static_cast<std::int32_t>(limit))}),
+                 metrics::TaskEvent::pruned_complete);
+    // Dead and cancelled tasks are kept as long as completed ones (one
+    // statement per state: each reads its own partial index).
+#define COORD_PRUNE_FINISHED(STATE)                                                               \
+    "WITH gone AS ("                                                                              \
+    "  DELETE FROM coord.tasks WHERE id = ANY (ARRAY("                                            \
+    "    SELECT t.id FROM coord.queue_state q "                                                   \
+    "    CROSS JOIN LATERAL (SELECT id FROM coord.tasks t "                                       \
+    "                        WHERE t.state = '" STATE "' AND t.queue = q.queue "                  \
+    "                          AND t.finished_at < $1 - q.retention "                             \
+    "                        LIMIT $2 FOR UPDATE SKIP LOCKED) t "                                 \
+    "    LIMIT $2)) AND state = '" STATE "' "                                                     \
+    "  RETURNING id, queue), "                                                                    \
+    "history AS (DELETE FROM coord.task_attempts a USING gone WHERE a.task_id = gone.id) "       \
+    "SELECT queue, count(*) FROM gone GROUP BY queue"
+    static Statement prune_cancelled(COORD_PRUNE_FINISHED("cancelled"), {TIMESTAMPTZOID, INT4OID});
+    static Statement prune_dead(COORD_PRUNE_FINISHED("dead"), {TIMESTAMPTZOID, INT4OID});
+#undef COORD_PRUNE_FINISHED
+    count_pruned(spi.run(prune_cancelled, {timestamptz_param(now), int32_param(static_cast<std::int32_t>(limit))}),
+                 metrics::TaskEvent::pruned_cancelled);
+    count_pruned(spi.run(prune_dead, {timestamptz_param(now), int32_param(static_cast<std::int32_t>(limit))}),
+                 metrics::TaskEvent::pruned_dead);
+    static Statement prune_periods(
+        "DELETE FROM coord.task_periods WHERE (queue, dedupe_key) IN ("
+        "  SELECT queue, dedupe_key FROM coord.task_periods WHERE expires_at <= $1 LIMIT $2 "
+        "  FOR UPDATE SKIP LOCKED)",
         {TIMESTAMPTZOID, INT4OID});
-    spi.run(prune_cancelled, {timestamptz_param(before), int32_param(static_cast<std::int32_t>(limit))});
-    return pruned + spi.first_row()->get_int64(1).value_or(0);
+    spi.run(prune_periods, {timestamptz_param(now), int32_param(static_cast<std::int32_t>(limit))});
+    return pruned;
 }
 
 }  // namespace coord::pg

@@ -16,6 +16,9 @@ struct EnqueueRequest {
     std::int32_t priority;
     std::int32_t max_attempts;
     std::optional<std::string_view> dedupe_key;
+    // With dedupe_key: the key also blocks new tasks until created_at +
+    // dedupe_for, even once the task finished (coord.task_periods).
+    std::optional<Micros> dedupe_for;
     Oid enqueued_by;  // the caller's role: who may read the task (core/queue/task.hpp)
 };
 std::int64_t enqueue_task(Spi& spi, const EnqueueRequest& request, Micros now);
@@ -68,9 +71,19 @@ bool retry_dead_task(Spi& spi, std::int64_t task_id, Micros now);
 // Sweep: requeue (or dead-letter) up to `limit` processing tasks whose claim
 // expired before `now`. Returns {requeued, dead_lettered}.
 std::pair<std::int64_t, std::int64_t> requeue_expired_claims(Spi& spi, Micros now, long limit);
-// Sweep: delete up to `limit` tasks completed before `before`, with their
-// attempt history. Returns how many.
-std::int64_t prune_completed(Spi& spi, Micros before, long limit);
+// Sweep: tasks that became due by their run_at since the last look (a
+// schedule, a retry's backoff, a requeue, a snooze; claim_waiting.hpp's
+// hint says when a look is needed): wakes the claimers waiting for each such
+// queue when the sweep commits and sends its NOTIFY coord_tasks (queues
+// with notify), once per queue. Paused queues are left to their resume.
+// Returns how many queues were announced.
+std::int64_t announce_due_queues(Spi& spi, Micros now);
+// Sweep: delete up to `limit` finished tasks with their attempt history.
+// Returns how many.
+// Per queue: completed, dead and cancelled tasks finished longer ago than
+// the queue's retention (coord.queue_state.retention) before `now`, and
+// dedupe_for periods that ended before `now`.
+std::int64_t prune_completed(Spi& spi, Micros now, long limit);
 
 // A random number in [0, 1) for backoff jitter.
 double jitter();

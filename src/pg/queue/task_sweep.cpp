@@ -47,8 +47,9 @@ void task_step(SweepContext& ctx) {
     auto [requeued, dead] = requeue_expired_claims(ctx.spi, ctx.now, kRequeueBatch);
     ctx.counts.emplace_back("tasks_requeued", requeued);
     ctx.counts.emplace_back("tasks_dead_lettered", dead);
+    ctx.counts.emplace_back("queues_due", announce_due_queues(ctx.spi, ctx.now));
     ctx.counts.emplace_back("tasks_pruned",
-                            prune_completed(ctx.spi, ctx.now - completed_retention(), kPruneBatch));
+                            prune_completed(ctx.spi, ctx.now, kPruneBatch));
 
     static Statement stuck(
         "SELECT id::text, pg_catalog.json_build_object('queue', queue, 'worker', worker, "

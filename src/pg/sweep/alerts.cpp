@@ -27,17 +27,17 @@ AlertSyncCounts sync_alerts_counted(Spi& spi, std::string_view kind,
     static Statement open_alerts(
         "SELECT subject FROM coord.alerts WHERE kind = $1 AND resolved_at IS NULL ORDER BY subject",
         {TEXTOID});
-    // NOTIFY payloads are limited to 8000 bytes: a large detail is left out
-    // of the payload (it stays in the row).
+    // PostgreSQL has no privilege for LISTEN: any role that can connect
+    // receives the payload. So it names the alert (id, kind, event, times)
+    // and nothing more; subject and detail (lease names, owners, workers,
+    // queues) are read from coord.alerts, which only coord_user may.
     static Statement raise(
         "WITH a AS (INSERT INTO coord.alerts (kind, subject, detail) "
         "           VALUES ($1, $2, COALESCE(NULLIF($3, '')::jsonb, '{}')) "
         "           ON CONFLICT (kind, subject) WHERE resolved_at IS NULL DO NOTHING "
         "           RETURNING *) "
         "SELECT a.detail::text, pg_catalog.pg_notify('coord_alerts', "
-        "       json_build_object('event', 'raised', 'id', a.id, 'kind', a.kind, "
-        "         'subject', a.subject, "
-        "         'detail', CASE WHEN octet_length(a.detail::text) <= 6000 THEN a.detail END, "
+        "       pg_catalog.json_build_object('event', 'raised', 'id', a.id, 'kind', a.kind, "
         "         'raised_at', a.raised_at)::text) "
         "FROM a",
         {TEXTOID, TEXTOID, TEXTOID});
@@ -52,9 +52,8 @@ AlertSyncCounts sync_alerts_counted(Spi& spi, std::string_view kind,
         "                       FOR UPDATE SKIP LOCKED) "
         "           RETURNING *) "
         "SELECT a.detail::text, pg_catalog.pg_notify('coord_alerts', "
-        "       json_build_object('event', 'resolved', 'id', a.id, 'kind', a.kind, "
-        "         'subject', a.subject, 'raised_at', a.raised_at, "
-        "         'resolved_at', a.resolved_at)::text) "
+        "       pg_catalog.json_build_object('event', 'resolved', 'id', a.id, 'kind', a.kind, "
+        "         'raised_at', a.raised_at, 'resolved_at', a.resolved_at)::text) "
         "FROM a",
         {TEXTOID, TEXTOID});
 

@@ -16,8 +16,9 @@ struct FiringAlert {
 };
 
 // Makes the open alerts of `kind` equal to `firing`: raises the new ones
-// (a row in coord.alerts, NOTIFY coord_alerts with a JSON payload, a LOG
-// line; one open alert per (kind, subject)) and resolves those no longer
+// (a row in coord.alerts, NOTIFY coord_alerts with a JSON payload of
+// event, id, kind and times only -- any role may LISTEN --, a LOG line; one
+// open alert per (kind, subject)) and resolves those no longer
 // firing (resolved_at set, NOTIFY and LOG as well). Runs in the caller's
 // transaction: the NOTIFY is delivered when it commits.
 void sync_alerts(Spi& spi, std::string_view kind, const std::vector<FiringAlert>& firing);

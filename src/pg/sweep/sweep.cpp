@@ -3,6 +3,7 @@
 #include "core/common/json.hpp"
 #include "pg/common/datum.hpp"
 #include "pg/common/lock_wait.hpp"
+#include "pg/metrics/metrics.hpp"
 #include "pg/queue/queue_settings.hpp"
 #include "pg/sweep/sweep.hpp"
 
@@ -128,6 +129,7 @@ std::string run_sweep(Spi& spi) {
     std::vector<std::string> failed;
     for (const RegisteredStep& step : steps)
         if (run_step(ctx, step)) failed.push_back(step.name);
+    metrics::note_sweep(ctx.now, now_micros() - ctx.now, !failed.empty());
 
     // Counts with the same name (from several steps) add up; first-seen order.
     std::vector<std::pair<std::string, std::int64_t>> merged;

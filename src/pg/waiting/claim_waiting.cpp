@@ -24,6 +24,7 @@ extern "C" {
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace coord::pg {
 
@@ -42,10 +43,46 @@ struct ClaimWaitShared {
     LWLock* lock;
     pg_atomic_uint32 waiting;  // read without the lock as a fast "nobody waits"
     int nbackends;
+    // Per database (the sweep of one database must not take another's):
+    // the hint as biased Micros (see biased()), ordered as unsigned. A
+    // database without a slot (all taken) always looks.
+    struct DueHint {
+        pg_atomic_uint32 database;  // InvalidOid: free
+        pg_atomic_uint64 hint;
+    } due[64];
 };
+
+constexpr std::uint64_t kNothingScheduled = UINT64_MAX;
+std::uint64_t biased(Micros t) { return static_cast<std::uint64_t>(t) ^ (std::uint64_t{1} << 63); }
+Micros unbiased(std::uint64_t v) { return static_cast<Micros>(v ^ (std::uint64_t{1} << 63)); }
+
 
 ClaimWaitShared* shared = nullptr;
 ClaimWaiter* waiters = nullptr;
+
+// This database's hint (a new slot starts at "look"); nullptr when no slot is free.
+pg_atomic_uint64* due_hint_of_this_database() noexcept {
+    if (shared == nullptr || !OidIsValid(MyDatabaseId)) return nullptr;
+    for (auto& d : shared->due)
+        if (pg_atomic_read_u32(&d.database) == MyDatabaseId) return &d.hint;
+    for (auto& d : shared->due) {
+        std::uint32_t expected = InvalidOid;
+        if (pg_atomic_read_u32(&d.database) == InvalidOid &&
+            pg_atomic_compare_exchange_u32(&d.database, &expected, MyDatabaseId))
+            return &d.hint;
+        if (expected == MyDatabaseId) return &d.hint;  // taken for this database meanwhile
+    }
+    return nullptr;
+}
+
+void lower_due_hint(std::uint64_t value) noexcept {
+    if (value == kNothingScheduled) return;
+    pg_atomic_uint64* hint = due_hint_of_this_database();
+    if (hint == nullptr) return;
+    std::uint64_t seen = pg_atomic_read_u64(hint);
+    while (value < seen && !pg_atomic_compare_exchange_u64(hint, &seen, value)) {
+    }
+}
 bool registered_here = false;
 bool exit_hook_registered = false;
 
@@ -73,6 +110,10 @@ void claim_shmem_startup() {
         shared->lock = &(GetNamedLWLockTranche("pg_coord_claim_waiting"))->lock;
         shared->nbackends = MaxBackends;
         pg_atomic_init_u32(&shared->waiting, 0);
+        for (auto& d : shared->due) {
+            pg_atomic_init_u32(&d.database, InvalidOid);
+            pg_atomic_init_u64(&d.hint, biased(0));  // the first sweep looks
+        }
     }
     LWLockRelease(AddinShmemInitLock);
 }
@@ -104,6 +145,10 @@ std::uint64_t at_commit[kWords];
 std::uint64_t at_end[kWords];
 bool any_at_commit = false;
 bool any_at_end = false;
+// The earliest run_at of pending tasks this transaction wrote, and the hint
+// a sweep in it took (given back if it aborts).
+std::uint64_t due_at_commit = kNothingScheduled;
+std::uint64_t taken_hint = kNothingScheduled;
 
 void clear_pending() noexcept {
     if (any_at_commit) std::memset(at_commit, 0, sizeof at_commit);
@@ -136,16 +181,25 @@ void claim_xact_callback(XactEvent event, void*) {
     switch (event) {
         case XACT_EVENT_COMMIT:
         case XACT_EVENT_PARALLEL_COMMIT:
+            lower_due_hint(due_at_commit);
+            due_at_commit = taken_hint = kNothingScheduled;
             wake(true);
             break;
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PARALLEL_ABORT:
             unregister();  // only if an error skipped the destructor
+            lower_due_hint(taken_hint);
+            due_at_commit = taken_hint = kNothingScheduled;
             wake(false);
             break;
         case XACT_EVENT_PREPARE:
             // COMMIT PREPARED may run in another backend: its waiters are
             // woken by the next change of the queue, or their wait runs out.
+            // Its scheduled tasks are made known now (early is harmless: a
+            // sweep looks and finds nothing due yet).
+            lower_due_hint(due_at_commit);
+            lower_due_hint(taken_hint);
+            due_at_commit = taken_hint = kNothingScheduled;
             clear_pending();
             break;
         default:
@@ -206,6 +260,21 @@ void ClaimWaitRegistration::sleep_until(Micros until) const {
         ResetLatch(MyLatch);
         CHECK_FOR_INTERRUPTS();
     });
+}
+
+void note_task_due_at(Micros run_at) { due_at_commit = std::min(due_at_commit, biased(run_at)); }
+
+Micros take_due_hint() {
+    pg_atomic_uint64* slot = due_hint_of_this_database();
+    if (slot == nullptr) return 0;  // no shared memory, or no slot: look at every due task
+    std::uint64_t hint = pg_atomic_exchange_u64(slot, kNothingScheduled);
+    taken_hint = std::min(taken_hint, hint);
+    return hint == kNothingScheduled ? std::numeric_limits<Micros>::max() : unbiased(hint);
+}
+
+void give_due_hint(Micros earliest) {
+    if (earliest == std::numeric_limits<Micros>::max()) return;
+    lower_due_hint(biased(earliest));
 }
 
 int claim_waiters() {

@@ -49,4 +49,23 @@ public:
 // How many backends wait in coord.claim(wait_for) now (all databases).
 int claim_waiters();
 
+// Tasks that become due later (a run_at ahead, a retry's backoff, a requeue,
+// a snooze) are announced by the sweep when their time has come (task
+// sweep step "due"). So that a sweep looks for them only when some may have
+// become due, shared memory keeps a hint: no unannounced pending task has a
+// run_at earlier than it (per database, not per queue; at start it is
+// "long ago", so the first sweep looks).
+//
+// The current transaction wrote a pending task due at `run_at`: lowers the
+// hint when it commits (after the commit, so that a sweep that took the
+// hint before sees the task in its snapshot).
+void note_task_due_at(Micros run_at);
+// The sweep: takes the hint (leaving "nothing scheduled") before it reads
+// the tasks, then gives back the earliest run_at still ahead that it saw
+// (give_due_hint, at once). If its transaction aborts, the hint it took is
+// given back. Without shared memory (or a free slot): 0, every due task
+// counts as newly due, and nothing is kept.
+Micros take_due_hint();
+void give_due_hint(Micros earliest);
+
 }  // namespace coord::pg

@@ -7,6 +7,7 @@
 #include "core/waiting/wait_state.hpp"
 #include "pg/leases/lease_row.hpp"
 #include "pg/leases/leases.hpp"
+#include "pg/metrics/metrics.hpp"
 #include "pg/waiting/waiting.hpp"
 #include "pg/waiting/waiting_internal.hpp"
 
@@ -23,6 +24,7 @@ namespace coord::pg {
 namespace waiting {
 
 [[noreturn]] void throw_victim(const std::string& name, const std::string& detail) {
+    metrics::count_now(metrics::Counter::deadlocks);
     throw Error(sqlstate::deadlock_detected,
                 fmt::format("deadlock detected while waiting for lease \"{}\"", name), detail,
                 "This wait was cancelled to break the cycle; the other owners keep waiting. Release "
@@ -41,6 +43,7 @@ namespace {
 struct GraphInput {
     WaitState state;
     std::optional<std::size_t> me;  // this backend's session, when it is one
+    std::vector<int> pids;          // per session
 };
 
 GraphInput build_wait_state(const std::vector<WaiterCopy>& waiters) {
@@ -57,6 +60,7 @@ GraphInput build_wait_state(const std::vector<WaiterCopy>& waiters) {
             acts_as.emplace_back();
             any_owner.push_back(false);
             by_pid.emplace(pid, it->second);
+            in.pids.push_back(pid);
             if (procno == MyProc->pgprocno) in.me = it->second;
         }
         return it->second;
@@ -185,6 +189,36 @@ bool cancel_victim(const WaitCycle& found, const VictimChoice& victim, Micros no
 }
 
 }  // namespace
+
+std::vector<EdgeRow> current_edges() {
+    std::vector<EdgeRow> out;
+    if (shared == nullptr) return out;
+    std::vector<WaiterCopy> waiters = copy_waiters(MyDatabaseId);
+    if (waiters.empty()) return out;
+    GraphInput in = build_wait_state(waiters);
+    const WaitState& st = in.state;
+    for (const WaitState::Block& b : st.blocks) {
+        const WaitState::Session& w = st.sessions[b.waiter];
+        EdgeRow r;
+        r.waiter = w.owner;
+        r.waiter_pid = in.pids[b.waiter];
+        r.name = b.name;
+        r.holder = b.holder;
+        r.waiting_since = w.since;
+        r.edge = b.kind == WaitEdge::Kind::queued ? "queued" : "held";
+        if (b.kind == WaitEdge::Kind::queued) {
+            r.kind = "queued";
+            r.holder_pid = in.pids[b.target];
+        } else if (b.target_kind == WaitState::Target::session) {
+            r.kind = "uncommitted";  // the open transaction writing the name's lease row
+            r.holder_pid = in.pids[b.target];
+        } else {
+            r.kind = "committed";  // the committed live holder (an owner)
+        }
+        out.push_back(std::move(r));
+    }
+    return out;
+}
 
 bool check_deadlock_through_me() {
     std::vector<WaiterCopy> waiters = copy_waiters(MyDatabaseId);

@@ -283,6 +283,22 @@ void return_orphans_of_this_transaction();
 
 // ---- deadlocks (waiting_deadlock.cpp, waiting_history.cpp) ----------------------
 
+// Every edge the detector uses (coord.wait_graph): a waiting request's block
+// on one of its names. kind: committed (the live committed holder, an owner),
+// uncommitted (the open transaction writing the name's lease row), queued
+// (the request ahead in the name's queue); holder_pid for a session.
+struct EdgeRow {
+    std::string waiter;
+    int waiter_pid = 0;
+    std::string name;
+    std::string holder;
+    std::optional<int> holder_pid;
+    Micros waiting_since = 0;
+    std::string edge;  // held | queued (as in a cycle's jsonb)
+    std::string kind;
+};
+std::vector<EdgeRow> current_edges();
+
 [[noreturn]] void throw_victim(const std::string& name, const std::string& detail);
 bool check_deadlock_through_me();
 // A new history record for a victim (misc lock held).

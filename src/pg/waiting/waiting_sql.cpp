@@ -1,6 +1,6 @@
 // SQL-callable functions over waiting's shared memory: coord.waiting_requests()
-// (behind coord.waiters), coord.pending_deadlocks() (behind coord.deadlocks)
-// and coord.detect_deadlocks().
+// (behind coord.waiters), coord.pending_deadlocks() (behind coord.deadlocks),
+// coord.wait_edges() (behind coord.wait_graph) and coord.detect_deadlocks().
 #include "pg/common/datum.hpp"
 #include "pg/waiting/waiting.hpp"
 #include "pg/waiting/waiting_internal.hpp"
@@ -54,6 +54,20 @@ COORD_FUNCTION(coord_pending_deadlocks) {
                            text_datum(r.victim_name),         Int32GetDatum(r.victim_pid),
                            text_datum(r.reason)};
         bool nulls[7] = {false, false, false, false, false, false, false};
+        add_result_row(fcinfo, values, nulls);
+    }
+    return Datum(0);
+}
+
+// coord.wait_edges(): waiter, name, holder, waiting_since, edge, kind,
+// waiter_pid, holder_pid -- every edge the deadlock detector uses.
+COORD_FUNCTION(coord_wait_edges) {
+    begin_result_set(fcinfo);
+    for (const EdgeRow& e : current_edges()) {
+        Datum values[8] = {text_datum(e.waiter), text_datum(e.name), text_datum(e.holder),
+                           TimestampTzGetDatum(e.waiting_since), text_datum(e.edge), text_datum(e.kind),
+                           Int32GetDatum(e.waiter_pid), Int32GetDatum(e.holder_pid.value_or(0))};
+        bool nulls[8] = {false, false, false, false, false, false, false, !e.holder_pid.has_value()};
         add_result_row(fcinfo, values, nulls);
     }
     return Datum(0);

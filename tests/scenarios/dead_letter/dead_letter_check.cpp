@@ -70,13 +70,17 @@ int main(int argc, char** argv) {
                 PQfreemem(n);
                 std::printf("NOTIFY %s: %s\n", channel.c_str(), payload.c_str());
                 // The payload is JSON; check the fields with the server's parser.
+                // Any role can LISTEN, so it names the alert and nothing more:
+                // subject and detail are read from coord.alerts by its id.
                 auto ok = app.exec(
                     "SELECT p ->> 'event' = 'raised' AND p ->> 'kind' = 'task_dead' "
-                    "   AND p ->> 'subject' = $2 AND p -> 'detail' ->> 'queue' = 'fragile' "
-                    "   AND (p -> 'detail' ->> 'attempts')::int = $3::int "
-                    "   AND NOT (p -> 'detail' ? 'last_error') "
-                    "   AND (p ->> 'id')::bigint IS NOT NULL "
-                    "FROM (SELECT $1::jsonb AS p) s",
+                    "   AND (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(p) k) "
+                    "       = '{event,id,kind,raised_at}' "
+                    "   AND a.subject = $2 AND a.detail ->> 'queue' = 'fragile' "
+                    "   AND (a.detail ->> 'attempts')::int = $3::int "
+                    "   AND NOT (a.detail ? 'last_error') "
+                    "FROM (SELECT $1::jsonb AS p) s "
+                    "JOIN coord.alerts a ON a.id = (p ->> 'id')::bigint",
                     {payload, task_id, max_attempts});
                 if (ok.scalar() == std::optional<std::string>("t")) {
                     std::printf("ok: task_dead alert for task %s received by the listener\n", task_id.c_str());

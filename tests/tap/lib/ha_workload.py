@@ -12,8 +12,16 @@
   doomed  --dsn DSN --n K --out DIR
           K processes each making one write (ledger_post, enqueue, acquire)
           that is expected never to be acknowledged; each writes its outcome.
-  verify  --dsn DSN --logs DIR [--kill-time T] [--new-port P] [--doomed]
+  verify  --dsn DSN --logs DIR [--kill-time T] [--new-port P] [--doomed] [--lost-after T]
           checks on the (new) primary; prints PASS/FAIL lines and figures.
+          --lost-after T (asynchronous replication): the standby received
+          nothing after T, so what the old primary acknowledged after T may
+          be lost; it is counted, and everything acknowledged before T must
+          be there.
+  late    --dsn DSN --logs DIR --new-port P [--max K]
+          (after an asynchronous failover) the holders of leases and claims
+          the new primary never saw try their late fenced writes, renews and
+          completes there; another client takes each such lease again.
 """
 import argparse
 import glob
@@ -81,7 +89,7 @@ def worker(dsn, w, seconds, out, tag):
                 ack(port, op="renew", lease=lease, token=tok)
                 (task,) = one(cur, "SELECT coord.enqueue(%s, %s)",
                               ("ha-%s-w%d" % (tag, w), json.dumps({"w": w, "i": i})))
-                ack(port, op="enqueue", task_id=task)
+                ack(port, op="enqueue", task_id=task, i=i)
                 row = one(cur, "SELECT task_id, token FROM coord.claim(%s, %s, '30 seconds')",
                           ("ha-%s-w%d" % (tag, w), owner))
                 if row is not None:
@@ -172,15 +180,52 @@ def verify(args):
         st = leases.get(o["lease"])
         if st is None or (st[1] and st[0] == o["token"]):
             missing.append(o)
-    cur.execute("SELECT id, state FROM coord.tasks WHERE queue LIKE 'ha-%' "
-                "UNION ALL SELECT id, 'complete' FROM coord.tasks_complete WHERE queue LIKE 'ha-%'")
-    tasks = {r[0]: r[1] for r in cur.fetchall()}
-    missing += [o for o in by.get("enqueue", []) if o["task_id"] not in tasks]
-    missing += [o for o in by.get("complete", []) if tasks.get(o["task_id"]) != "complete"]
-    for o in missing[:10]:
-        print("# missing: %s" % json.dumps(o))
-    check(not missing, "every acknowledged operation is present on the primary "
-          "(%d checked, %d missing)" % (len(acked) - len(by.get("claim", [])), len(missing)))
+    # A task is the one enqueued when its id and its payload match: after an
+    # asynchronous failover the new primary's id sequence may hand out an id
+    # of a lost task again, for another task.
+    cur.execute("SELECT id, state, payload FROM coord.tasks WHERE queue LIKE 'ha-%' "
+                "UNION ALL SELECT id, 'complete', payload FROM coord.tasks_complete WHERE queue LIKE 'ha-%'")
+    tasks = {r[0]: (r[1], r[2]) for r in cur.fetchall()}
+    enq = {o["task_id"]: o for o in by.get("enqueue", [])}
+
+    def same_task(o):
+        t = tasks.get(o["task_id"])
+        e = enq.get(o["task_id"])
+        return t is not None and (e is None or "i" not in e or t[1] == {"w": e["w"], "i": e["i"]})
+
+    missing += [o for o in by.get("enqueue", []) if not same_task(o)]
+    missing += [o for o in by.get("complete", []) if not same_task(o) or tasks[o["task_id"]][0] != "complete"]
+    reused = [o for o in by.get("enqueue", []) if o["task_id"] in tasks and not same_task(o)]
+    if reused:
+        print("FIGURE task ids of lost tasks the new primary handed out again, to other tasks: %d "
+              "(an id sequence is not fenced; claim tokens are)" % len(reused))
+    n_checked = len(acked) - len(by.get("claim", []))
+    if args.lost_after is None:
+        for o in missing[:10]:
+            print("# missing: %s" % json.dumps(o))
+        check(not missing, "every acknowledged operation is present on the primary "
+              "(%d checked, %d missing)" % (n_checked, len(missing)))
+    else:
+        # Asynchronous replication: what the old primary acknowledged while
+        # its standby received nothing is lost. The margin: a commit acknowledged
+        # just before the cut may not have been sent yet.
+        cut = args.lost_after
+        early = [o for o in missing if o["t"] < cut - 1.0]
+        window = [o for o in acked if o["t"] >= cut - 1.0 and o["port"] != args.new_port]
+        for o in early[:10]:
+            print("# missing although acknowledged before the cut: %s" % json.dumps(o))
+        check(not early, "every operation acknowledged more than 1 s before replication was cut is "
+              "present on the new primary (%d checked, %d missing)" % (
+                  sum(1 for o in acked if o["t"] < cut - 1.0 and o["op"] != "claim"), len(early)))
+        lost = {}
+        for o in missing:
+            lost[o["op"]] = lost.get(o["op"], 0) + 1
+        print("FIGURE acknowledged operations lost by the asynchronous failover: %d of %d acknowledged "
+              "by the old primary after the cut (%s)" % (
+                  len(missing), sum(1 for o in window if o["op"] != "claim"),
+                  ", ".join("%s %d" % kv for kv in sorted(lost.items())) or "none"))
+        check(len(missing) > 0, "asynchronous replication: acknowledged operations were lost (%d), "
+              "all acknowledged after the cut" % len(missing))
 
     tokens = [(o["token"], o) for o in by.get("acquire", []) + by.get("claim", [])]
     seen = {}
@@ -235,9 +280,96 @@ def verify(args):
     return 1 if failures else 0
 
 
+def late(args):
+    """The old holders of leases and claims lost in an asynchronous failover
+    act late on the new primary: fenced writes, renews and completes must all
+    be refused, and the lease can be taken again with a larger token."""
+    failures = 0
+
+    def check(ok, what):
+        nonlocal failures
+        print("%s %s" % ("PASS" if ok else "FAIL", what))
+        if not ok:
+            failures += 1
+
+    ops = load(args.logs)
+    old = [o for o in ops if o["op"] != "error" and o["port"] != args.new_port]
+    conn, _ = connect(args.dsn, time.time() + 60)
+    cur = conn.cursor()
+    cur.execute("SELECT name FROM coord.lease_state WHERE name LIKE 'ha:%'")
+    known = {r[0] for r in cur.fetchall()}
+    lost_leases = [o for o in old if o["op"] == "acquire" and o["lease"] not in known][:args.max]
+    refused = {}
+    wrote = 0
+    retaken_lower = 0
+    new_ok = 0
+
+    def attempt(sql, params):
+        """SQLSTATE of a refused call, or None when it succeeded."""
+        try:
+            cur.execute(sql, params)
+            cur.fetchall()
+            return None
+        except psycopg2.Error as e:
+            return e.pgcode or "?"
+
+    def refuse(code, what):
+        nonlocal wrote
+        if code is None:
+            wrote += 1
+            print("# ACCEPTED %s" % what)
+        else:
+            refused[code] = refused.get(code, 0) + 1
+
+    post = ("SELECT * FROM coord.ledger_post('ha-late', %s, 1.00, 'USD', %s, "
+            "fence_name => %s, fence_token => %s)")
+    for o in lost_leases:
+        lease, tok = o["lease"], o["token"]
+        # The old holder still believes it holds the lease.
+        refuse(attempt(post, ("late1:" + lease, "late1:" + lease, lease, tok)), "late write " + lease)
+        refuse(attempt("SELECT coord.renew(%s, %s, '30 seconds')", (lease, tok)), "renew " + lease)
+        # Someone else takes it on the new primary ...
+        cur.execute("SELECT coord.acquire(%s, 'new-holder', '30 seconds')", (lease,))
+        (t2,) = cur.fetchone()
+        if t2 is None or t2 <= tok:
+            retaken_lower += 1
+            print("# lease %s retaken with token %s, the lost holding had %s" % (lease, t2, tok))
+            continue
+        # ... and the old holder's late write is still refused, the new one's accepted.
+        refuse(attempt(post, ("late2:" + lease, "late2:" + lease, lease, tok)), "late write " + lease)
+        if attempt(post, ("new:" + lease, "new:" + lease, lease, t2)) is None:
+            new_ok += 1
+    lost_claims = []
+    cur.execute("SELECT id, state, token FROM coord.tasks WHERE queue LIKE 'ha-%'")
+    tasks = {r[0]: (r[1], r[2]) for r in cur.fetchall()}
+    cur.execute("SELECT id FROM coord.tasks_complete WHERE queue LIKE 'ha-%'")
+    done = {r[0] for r in cur.fetchall()}
+    for o in old:
+        if o["op"] == "claim" and o["task_id"] not in done and (
+                o["task_id"] not in tasks or tasks[o["task_id"]][1] != o["token"]):
+            lost_claims.append(o)
+    lost_claims = lost_claims[:args.max]
+    for o in lost_claims:
+        refuse(attempt("SELECT coord.complete(%s, %s)", (o["task_id"], o["token"])),
+               "complete of task %s" % o["task_id"])
+    cur.execute("SELECT count(*) FROM coord.ledger WHERE cycle_id = 'ha-late' AND idempotency_key LIKE 'late%%'")
+    (late_rows,) = cur.fetchone()
+    print("# lost holdings tried late on the new primary: %d leases, %d claims; refused: %s" % (
+        len(lost_leases), len(lost_claims), ", ".join("%s %d" % kv for kv in sorted(refused.items()))))
+    check(lost_leases, "leases acquired on the old primary and lost in the failover: %d tried" % len(lost_leases))
+    check(wrote == 0 and late_rows == 0,
+          "no holder of a lost lease or claim wrote, renewed or completed on the new primary "
+          "(%d accepted, %d late ledger rows)" % (wrote, late_rows))
+    check(retaken_lower == 0 and new_ok == len(lost_leases),
+          "each lost lease is granted again with a larger token, and only its new holder's fenced "
+          "write commits (%d of %d)" % (new_ok, len(lost_leases)))
+    print("# checks failed: %d" % failures)
+    return 1 if failures else 0
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("cmd", choices=["run", "doomed", "verify"])
+    p.add_argument("cmd", choices=["run", "doomed", "verify", "late"])
     p.add_argument("--dsn", required=True)
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--seconds", type=float, default=10)
@@ -248,6 +380,8 @@ def main():
     p.add_argument("--kill-time", type=float)
     p.add_argument("--new-port", type=int)
     p.add_argument("--doomed", action="store_true")
+    p.add_argument("--lost-after", type=float)
+    p.add_argument("--max", type=int, default=20)
     args = p.parse_args()
     if args.cmd == "run":
         os.makedirs(args.out, exist_ok=True)
@@ -266,6 +400,8 @@ def main():
         for pr in procs:
             pr.join()
         return 0
+    if args.cmd == "late":
+        return late(args)
     return verify(args)
 
 
