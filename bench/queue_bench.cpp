@@ -14,6 +14,12 @@
 //   queue_bench latency    coord|hand CLAIMS                    -> p50 p95 (microseconds)
 //       one worker: claim one task (timed), complete it (not timed);
 //       synchronous_commit off in this session
+//   queue_bench wakeup     wait|poll TASKS                      -> p50 p99 (milliseconds)
+//       an idle worker (queue 'wake'): wait claims with claim(wait_for),
+//       poll claims without waiting and sleeps 0.5 s when it got nothing;
+//       a producer enqueues one task at a time once the worker is idle (for
+//       poll at a random point of its sleep), and the time from sending the
+//       enqueue to the worker holding the claim is measured
 #include "client/pg_client.hpp"
 
 #include <algorithm>
@@ -228,11 +234,84 @@ int latency_bench(bool coord, int claims) {
 
 }  // namespace
 
+int wakeup_bench(bool wait, int tasks) {
+    Conn producer;
+    std::atomic<int> claimed{0};
+    std::vector<Clock::time_point> sent(static_cast<std::size_t>(tasks)), got(static_cast<std::size_t>(tasks));
+    std::string error;
+    int waiter_pid = 0;
+    std::atomic<bool> ready{false};
+    std::thread worker([&] {
+        try {
+            Conn w;
+            PGresult* r = PQexec(w.c, "SELECT pg_backend_pid()");
+            w.check(r);
+            waiter_pid = std::atoi(PQgetvalue(r, 0, 0));
+            PQclear(r);
+            w.prepare("claim", wait ? "SELECT task_id, token FROM coord.claim('wake', 'w', wait_for => '30 s')"
+                                    : "SELECT task_id, token FROM coord.claim('wake', 'w')");
+            w.prepare("complete", "SELECT coord.complete($1, $2)");
+            ready = true;
+            while (claimed < tasks) {
+                PGresult* c = w.run("claim", {});
+                if (PQntuples(c) == 0) {
+                    PQclear(c);
+                    if (!wait) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+                    continue;
+                }
+                got[static_cast<std::size_t>(claimed.load())] = Clock::now();
+                std::string id = PQgetvalue(c, 0, 0), token = PQgetvalue(c, 0, 1);
+                PQclear(c);
+                PQclear(w.run("complete", {id.c_str(), token.c_str()}));
+                ++claimed;
+            }
+        } catch (const std::exception& e) {
+            error = e.what();
+            claimed = tasks;
+        }
+    });
+    while (!ready && error.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    producer.prepare("enqueue", "SELECT coord.enqueue('wake', '{}')");
+    producer.prepare("idle",
+                     "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Extension'");
+    std::string pid = std::to_string(waiter_pid);
+    unsigned seed = 12345;
+    for (int i = 0; i < tasks && error.empty(); ++i) {
+        while (claimed < i) std::this_thread::sleep_for(std::chrono::microseconds(200));
+        if (wait) {
+            // Until the worker sleeps in its claim (a condition, not a delay).
+            for (;;) {
+                PGresult* r = producer.run("idle", {pid.c_str()});
+                bool idle = std::strcmp(PQgetvalue(r, 0, 0), "1") == 0;
+                PQclear(r);
+                if (idle) break;
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+            }
+        } else {
+            seed = seed * 1103515245u + 12345u;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20 + (seed >> 8) % 500));
+        }
+        sent[static_cast<std::size_t>(i)] = Clock::now();
+        PQclear(producer.run("enqueue", {}));
+    }
+    worker.join();
+    if (!error.empty()) throw std::runtime_error(error);
+    std::vector<double> ms;
+    for (int i = 0; i < tasks; ++i)
+        ms.push_back(std::chrono::duration<double, std::milli>(got[static_cast<std::size_t>(i)] -
+                                                               sent[static_cast<std::size_t>(i)]).count());
+    std::sort(ms.begin(), ms.end());
+    auto at = [&](double q) { return ms[static_cast<std::size_t>(q * (ms.size() - 1))]; };
+    std::printf("%.2f %.2f\n", at(0.5), at(0.99));
+    return 0;
+}
+
 int main(int argc, char** argv) {
     try {
         if (argc < 4) throw std::runtime_error("usage: see the header of bench/queue_bench.cpp");
         std::string mode = argv[1];
         bool coord = std::strcmp(argv[2], "coord") == 0;
+        if (mode == "wakeup" && argc == 4) return wakeup_bench(std::strcmp(argv[2], "wait") == 0, std::stoi(argv[3]));
         if (mode == "enqueue" && argc == 5) return enqueue_bench(coord, std::stoi(argv[3]), std::stoi(argv[4]));
         if (mode == "throughput" && argc == 6)
             return throughput_bench(coord, std::stoi(argv[3]), std::stoi(argv[4]), std::stoi(argv[5]));

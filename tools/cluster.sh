@@ -15,7 +15,8 @@
 #   patroni_start NODE SYNC_MODE                    a Patroni node (ha/patroni.yml) of the one
 #                                                   scope; SYNC_MODE true|false; needs etcd_start
 #   patroni_leader / patroni_dsn / patroni_node_port NODE / patroni_pid NODE
-#   coord_free_port                                 a free loopback port, never handed out twice
+#   coord_free_port                                 a free loopback port, reserved until teardown
+#                                                   (also against other shells running tests)
 #   cluster_remove_all                              stops every service and cluster started here
 #                                                   (also stopped ones), deletes them and checks
 #                                                   with ps that no process of them is left
@@ -88,17 +89,38 @@ cluster_psql() {
     ( cluster_env "$name"; "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@" )
 }
 
-# A loopback port nothing listens on and that this shell has not handed out.
+# A loopback port nothing listens on and that no other shell using this file
+# has handed out: tests run side by side (tools/test runs several at once), so
+# a port is reserved (mkdir is atomic) under $COORD_PORT_DIR until this shell
+# removes its clusters; a reservation whose shell is gone is taken over.
 COORD_PORTS_GIVEN=" "
+COORD_PORT_DIR=${COORD_PORT_DIR:-/tmp/pg_coord-ports}
+mkdir -p "$COORD_PORT_DIR" 2>/dev/null && chmod 1777 "$COORD_PORT_DIR" 2>/dev/null
 coord_free_port() {
-    local p
+    local p owner
     while :; do
         p=$((20000 + RANDOM % 30000))
         [[ "$COORD_PORTS_GIVEN" == *" $p "* ]] && continue
+        if ! mkdir "$COORD_PORT_DIR/$p" 2>/dev/null; then
+            owner=$(cat "$COORD_PORT_DIR/$p/shell" 2>/dev/null)
+            [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null && continue
+            [ -z "$owner" ] && continue   # being reserved right now
+            echo $$ >"$COORD_PORT_DIR/$p/shell"   # its shell is gone
+        else
+            echo $$ >"$COORD_PORT_DIR/$p/shell"
+        fi
         ss -Htan "( sport = :$p )" 2>/dev/null | grep -q . && continue
         COORD_PORTS_GIVEN+="$p "
         echo "$p"; return 0
     done
+}
+# (coord_free_port runs in $(...) subshells, whose $$ is this shell's.)
+coord_release_ports() {
+    local f
+    for f in "$COORD_PORT_DIR"/*/shell; do
+        [ "$(cat "$f" 2>/dev/null)" = "$$" ] && rm -rf "$(dirname "$f")"
+    done
+    return 0
 }
 
 # Runs a service in the background in a process group of its own, as the
@@ -336,6 +358,7 @@ cluster_remove_all() {
         status=1
     fi
     rm -rf "$COORD_TMP_ROOT"
+    coord_release_ports
     return $status
 }
 

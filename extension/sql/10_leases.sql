@@ -125,3 +125,16 @@ GRANT EXECUTE ON FUNCTION coord.acquire(text, text, interval, interval, boolean)
     coord.release(text, bigint), coord.check_fence(text, bigint) TO coord_user;
 GRANT EXECUTE ON FUNCTION coord.force_release(text) TO coord_admin;
 GRANT SELECT ON coord.leases TO coord_user;
+
+-- release_all (issue 12): what a deadlock victim does, in one call.
+CREATE FUNCTION coord.release_all(owner text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'coord_release_all'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION coord.release_all(text) IS
+    'Release every lease `owner` holds now under the calling role (durable and memory holdings; '
+    'each as coord.release: a waiter is handed the lease or woken). Returns how many. Holdings of '
+    'the same owner string taken by another role are left alone (also for coord_admin: use '
+    'coord.force_release). The call for a deadlock victim (40P01) before it retries its job.';
+REVOKE EXECUTE ON FUNCTION coord.release_all(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION coord.release_all(text) TO coord_user;

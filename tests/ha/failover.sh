@@ -27,7 +27,7 @@ tap_ok $? "Patroni node n2 is the synchronous replica"
 DSN=$(patroni_dsn)
 echo "# clients connect with: $DSN"
 
-/usr/bin/python3 "$W" run --dsn "$DSN" --workers 6 --seconds 30 --out "$LOGS" --tag A &
+/usr/bin/python3 "$W" run --dsn "$DSN" --workers 6 --seconds 20 --out "$LOGS" --tag A &
 wl=$!
 # Tasks claimed with a short ttl and never completed: their claims expire
 # after the kill, so only the new primary's worker can requeue them.

@@ -3,7 +3,8 @@
 # mode. The fenced workload (16 clients, 4 resources, acquire with wait_for ->
 # read -> sleep 0..1.5 ttl -> fenced write -> release; two clients SIGKILLed)
 # loses no fencing and leaks no lease; acquire(wait_for) and claim(wait_for)
-# work through the pooler; a session pg_advisory_lock leaks there; memory
+# (woken by another client's enqueue; its token fences a write, nothing left
+# claimed) work through the pooler; a session pg_advisory_lock leaks there; memory
 # leases (issue 16) belong to role and owner, not to the server connection.
 # About 30 s.
 set -uo pipefail

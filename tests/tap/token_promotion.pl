@@ -30,18 +30,21 @@ my @names = map { "promo:$_" } 1 .. 5;
 my @returned;    # every token the old primary returned to a client
 
 # One round of grants on $node: acquire + release per name, and claims of
-# new tasks; returns the tokens.
+# new tasks; returns the tokens. One psql script per round (psql -f -: each
+# statement its own transaction, as with one psql per call).
 sub grant_round {
     my ($node, $round) = @_;
-    my @tokens;
+    my $sql = '';
     for my $name (@names) {
-        my $t = $node->safe_psql('postgres', "SELECT coord.acquire('$name', 'w$round')");
-        $node->safe_psql('postgres', "SELECT coord.release('$name', $t)");
-        push @tokens, $t;
+        $sql .= "SELECT coord.acquire('$name', 'w$round') AS t \\gset\n"
+          . "SELECT coord.release('$name', :t) AS released \\gset\n"
+          . "\\echo :t\n";
     }
-    $node->safe_psql('postgres', "SELECT coord.queue_create('promo')");
-    $node->safe_psql('postgres', "SELECT coord.enqueue('promo', '{}')");
-    push @tokens, $node->safe_psql('postgres', "SELECT token FROM coord.claim('promo', 'w$round')");
+    $sql .= "SELECT coord.queue_create('promo') AS created \\gset\n"
+      . "SELECT coord.enqueue('promo', '{}') AS task \\gset\n"
+      . "SELECT token FROM coord.claim('promo', 'w$round');\n";
+    my @tokens = split /\n/, $node->safe_psql('postgres', $sql);
+    die "round $round: expected 6 tokens, got @tokens" unless @tokens == 6 && !grep { !/^\d+$/ } @tokens;
     return @tokens;
 }
 

@@ -252,3 +252,15 @@ TEST(HoldingRole, ADroppedRolesHoldingIsNamedByOid) {
 }
 
 }  // namespace
+
+TEST(ReleaseAll, TakesOnlyTheOwnersLiveHoldingsOfTheCallingRoleItself) {
+    const Micros now = 1000;
+    LeaseRecord mine{std::string("job-1"), 7, 0, now + 10, 42};
+    EXPECT_TRUE(released_by_release_all(mine, "job-1", 42, now));
+    EXPECT_FALSE(released_by_release_all(mine, "job-2", 42, now));  // another owner string
+    EXPECT_FALSE(released_by_release_all(mine, "job-1", 43, now));  // another role, admin or not
+    LeaseRecord expired{std::string("job-1"), 7, 0, now, 42};
+    EXPECT_FALSE(released_by_release_all(expired, "job-1", 42, now));
+    LeaseRecord free_name{std::nullopt, 7, 0, 0, 0};
+    EXPECT_FALSE(released_by_release_all(free_name, "job-1", 0, now));
+}

@@ -89,4 +89,9 @@ void check_fence(const std::optional<LeaseRecord>& current, std::string_view nam
     require_holding_role(*current, name, caller, "check the fence of");
 }
 
+bool released_by_release_all(const LeaseRecord& holding, std::string_view owner, RoleId caller_role,
+                             Micros now) {
+    return holding.held_at(now) && *holding.owner == owner && holding.holder_role == caller_role;
+}
+
 }  // namespace coord

@@ -87,4 +87,11 @@ bool handed_over_to(const std::optional<LeaseRecord>& current, std::string_view 
 void check_fence(const std::optional<LeaseRecord>& current, std::string_view name, Token token,
                  const Caller& caller, Micros now);
 
+// release_all(owner): the holdings it releases are those of `owner` that are
+// held now and belong to the calling role itself (not to another role the
+// caller has the privileges of, also for coord_admin: force_release is for
+// others' holdings). Owner strings are identifiers, never credentials.
+bool released_by_release_all(const LeaseRecord& holding, std::string_view owner, RoleId caller_role,
+                             Micros now);
+
 }  // namespace coord

@@ -137,30 +137,72 @@ def main():
     check(got["token"] is not None and got["token"] > ta and got["secs"] < 4,
           "acquire(wait_for) through pgbouncer gets the lease when the holder releases it")
 
-    # 3. claim(wait_for) through the pooler (where this build has it).
-    dcur.execute("""SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                    WHERE n.nspname = 'coord' AND p.proname = 'claim' AND 'wait_for' = ANY(p.proargnames)""")
-    if dcur.fetchone()[0] == 0:
-        print("SKIP coord.claim has no wait_for argument in this build (issue 12)", flush=True)
-    else:
-        one(dcur, "SELECT coord.queue_create('pool-q')")
-        got = {}
+    # 3. claim(wait_for) through the pooler: a worker waits with nothing due
+    # (its statement keeps one server connection), another client's enqueue
+    # wakes it; its token then fences writes through the pooler, whatever
+    # server connection each transaction gets; nothing is left claimed.
+    one(dcur, "SELECT coord.queue_create('pool-q')")
+    got = {}
 
-        def claimer():
-            t0 = time.time()
-            b.execute("SELECT task_id FROM coord.claim('pool-q', 'b', wait_for => '5 seconds')")
-            row = b.fetchone()
-            got["task"] = row[0] if row else None
-            got["secs"] = time.time() - t0
+    def claimer():
+        t0 = time.time()
+        b.execute("SELECT task_id, token FROM coord.claim('pool-q', 'b', '10 seconds', wait_for => '5 seconds')")
+        row = b.fetchone()
+        got["task"], got["token"] = row if row else (None, None)
+        got["secs"] = time.time() - t0
 
-        th = threading.Thread(target=claimer)
-        th.start()
-        time.sleep(0.5)
-        (tid,) = one(a, "SELECT coord.enqueue('pool-q', '{}')")
-        th.join()
-        print("# claim(wait_for => 5 s) through pgbouncer returned after %.2f s (enqueue after 0.5 s)" % got["secs"])
-        check(got["task"] == tid and got["secs"] < 4,
-              "claim(wait_for) through pgbouncer gets the task enqueued meanwhile")
+    th = threading.Thread(target=claimer)
+    th.start()
+    waiting = 0
+    for _ in range(50):  # until the claim is in progress on a server connection
+        dcur.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                     "AND query LIKE '%coord.claim(''pool-q''%'")
+        waiting = dcur.fetchone()[0]
+        if waiting:
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    th_alive = th.is_alive()
+    (tid,) = one(a, "SELECT coord.enqueue('pool-q', '{}')")
+    t_enq = time.time()
+    th.join()
+    woken = time.time() - t_enq
+    print("# claim(wait_for => 5 s) through pgbouncer: waiting on a server connection (%d), still waiting "
+          "after 0.5 s: %s; returned %.2f s after the enqueue (%.2f s in all)" % (
+              waiting, th_alive, woken, got["secs"]), flush=True)
+    check(waiting == 1 and th_alive and got["task"] == tid and woken < 4,
+          "claim(wait_for) through pgbouncer waits, and an enqueue from another client wakes it with the task")
+    tok = got["token"]
+
+    def fenced(cur, token, client):
+        """heartbeat(task, token) and a write in one transaction; the SQLSTATE if refused."""
+        try:
+            cur.execute("BEGIN")
+            cur.execute("SELECT coord.heartbeat(%s, %s, '10 seconds')", (tid, token))
+            cur.execute("INSERT INTO pool_writes (resource, token, client) VALUES ('pool-q', %s, %s)",
+                        (token, client))
+            cur.execute("COMMIT")
+            return None
+        except psycopg2.Error as e:
+            cur.execute("ROLLBACK")
+            return e.pgcode
+
+    c1 = connect(args.bouncer).cursor()
+    first = fenced(c1, tok, 101)                 # the claim's holder: accepted
+    one(c1, "SELECT coord.complete(%s, %s)", (tid, tok))
+    late = fenced(c1, tok, 102)                  # after complete: the token is stale
+    dcur.execute("SELECT count(*) FILTER (WHERE client = 101), count(*) FILTER (WHERE client = 102) "
+                 "FROM pool_writes WHERE resource = 'pool-q'")
+    n101, n102 = dcur.fetchone()
+    print("# through pgbouncer: the claim's fenced write %s; after complete, with the same token: %s" % (
+        "committed" if first is None else "refused " + str(first), late or "accepted"), flush=True)
+    check(first is None and late == "PC001" and (n101, n102) == (1, 0),
+          "the claim's token fences through pgbouncer (accepted while claimed, PC001 after complete)")
+    dcur.execute("SELECT count(*) FROM coord.tasks WHERE queue = 'pool-q' AND state = 'processing'")
+    left = dcur.fetchone()[0]
+    dcur.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'")
+    check(left == 0 and dcur.fetchone()[0] == 0,
+          "nothing is left claimed and no server connection idle in a transaction")
 
     # 4. Session advisory locks leak through a transaction-mode pooler.
     c = connect(args.bouncer)
