@@ -22,6 +22,8 @@
 #include "pg/common/datum.hpp"
 #include "pg/metrics/metrics.hpp"
 #include "pg/queue/queue_settings.hpp"
+#include "pg/queue/task_store.hpp"
+#include "pg/waiting/claim_waiting.hpp"
 #include "pg/sweep/sweep.hpp"
 
 #include <algorithm>
@@ -66,9 +68,12 @@ void log_line(int level, const std::string& message) {
     pg_call([&] { elog(level, "%s", text); });
 }
 
-// One sweep in its own transaction. Never throws a PostgreSQL error past
-// its own frame: failures come back in the outcome.
-SweepOutcome sweep_once() {
+// One sweep in its own transaction, or (`announce_only`) an announce round:
+// only the NOTIFY coord_tasks of the queues whose tasks became due
+// (announce_due_queues), asked for by enqueuing commits between sweeps.
+// Never throws a PostgreSQL error past its own frame: failures come back in
+// the outcome.
+SweepOutcome sweep_once(bool announce_only = false) {
     SweepOutcome outcome;
     try {
         pg_call([] {
@@ -94,7 +99,13 @@ SweepOutcome sweep_once() {
             static Statement installed(
                 "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_coord'", {});
             outcome.extension_installed = spi.run(installed, {}) == 1;
-            if (outcome.extension_installed) outcome.counts_json = run_sweep(spi);
+            if (outcome.extension_installed) {
+                if (announce_only)
+                    outcome.counts_json =
+                        fmt::format("{{\"queues_due\": {}}}", announce_due_queues(spi, now_micros()));
+                else
+                    outcome.counts_json = run_sweep(spi);
+            }
         }
         pg_call([] {
             PopActiveSnapshot();
@@ -113,8 +124,10 @@ SweepOutcome sweep_once() {
         outcome.error = "unknown C++ exception";
     }
     outcome.ok = false;
-    metrics::count_now(metrics::Counter::sweeps_run);
-    metrics::count_now(metrics::Counter::sweeps_failed);
+    if (!announce_only) {
+        metrics::count_now(metrics::Counter::sweeps_run);
+        metrics::count_now(metrics::Counter::sweeps_failed);
+    }
     // The error state was already copied and flushed by pg_call; roll back
     // whatever the sweep did (snapshots, SPI, locks go with the transaction).
     pg_call([] {
@@ -130,6 +143,8 @@ SweepOutcome sweep_once() {
 void sweeper_loop() {
     Mode mode = Mode::starting;
     std::string database = worker_database();
+    register_announcer();  // enqueues of this database leave NOTIFY coord_tasks to this loop
+    Micros last_sweep = -1;
     for (;;) {
         bool reloaded = pg_call([] {
             CHECK_FOR_INTERRUPTS();
@@ -155,7 +170,18 @@ void sweeper_loop() {
             if (mode != Mode::recovery)
                 log_line(LOG, "pg_coord sweeper: server is in recovery (standby): idle until promotion");
             mode = Mode::recovery;
+        } else if (last_sweep >= 0 && now_micros() - last_sweep < sweep_interval()) {
+            // Woken before the interval is over: an announce round when an
+            // enqueuing commit asked for one (several commits, one round).
+            if (take_announce_request()) {
+                SweepOutcome outcome = sweep_once(/*announce_only=*/true);
+                if (!outcome.ok)
+                    log_line(LOG, fmt::format("pg_coord sweeper: announce round failed and was rolled "
+                                              "back: {}", outcome.error));
+            }
         } else {
+            (void)take_announce_request();  // the sweep announces what is due
+            last_sweep = now_micros();
             SweepOutcome outcome = sweep_once();
             if (!outcome.ok) {
                 log_line(LOG, fmt::format("pg_coord sweeper: sweep failed and was rolled back: {}",
@@ -176,7 +202,8 @@ void sweeper_loop() {
                     log_line(LOG, fmt::format("pg_coord sweeper: {}", outcome.counts_json));
             }
         }
-        long timeout_ms = static_cast<long>(sweep_interval() / 1000);
+        Micros left = last_sweep < 0 ? sweep_interval() : last_sweep + sweep_interval() - now_micros();
+        long timeout_ms = static_cast<long>(std::max<Micros>(left, 0) / 1000);
         pg_call([&] {
             (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout_ms,
                             PG_WAIT_EXTENSION);

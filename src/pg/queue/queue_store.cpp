@@ -54,9 +54,10 @@ void announce_due(std::string_view queue, bool notify) {
 }
 
 void announce_enqueued(std::string_view queue, bool notify, Micros run_at, Micros now) {
-    if (run_at <= now)
-        announce_due(queue, notify);
-    else
+    if (run_at <= now) {
+        wake_claimers_at_commit(queue);
+        if (notify && !announce_by_worker_at_commit(run_at)) notify_queue(queue);
+    } else
         note_task_due_at(run_at);
 }
 

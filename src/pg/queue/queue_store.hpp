@@ -31,7 +31,10 @@ void notify_queue(std::string_view queue);
 // with `notify` (the queue's setting) NOTIFY coord_tasks is sent too.
 void announce_due(std::string_view queue, bool notify);
 
-// An enqueue of tasks due at `run_at`: announced now when due, else made
+// An enqueue of tasks due at `run_at`: when due, waiting claimers are woken
+// at commit, and NOTIFY coord_tasks is left to the background worker's
+// announce round (claim_waiting.hpp announce_by_worker_at_commit) or, when
+// no worker serves this database, sent at commit; when due later, made
 // known to the sweep (which announces them when due).
 void announce_enqueued(std::string_view queue, bool notify, Micros run_at, Micros now);
 

@@ -43,6 +43,11 @@ struct ClaimWaitShared {
     LWLock* lock;
     pg_atomic_uint32 waiting;  // read without the lock as a fast "nobody waits"
     int nbackends;
+    // The background worker that sends NOTIFY coord_tasks for enqueues of
+    // its database (announce_by_worker_at_commit): InvalidOid when none.
+    pg_atomic_uint32 announcer_database;
+    pg_atomic_uint32 announcer_procno;
+    pg_atomic_uint32 announce_requested;  // set by committers, taken by the worker
     // Per database (the sweep of one database must not take another's):
     // the hint as biased Micros (see biased()), ordered as unsigned. A
     // database without a slot (all taken) always looks.
@@ -110,6 +115,9 @@ void claim_shmem_startup() {
         shared->lock = &(GetNamedLWLockTranche("pg_coord_claim_waiting"))->lock;
         shared->nbackends = MaxBackends;
         pg_atomic_init_u32(&shared->waiting, 0);
+        pg_atomic_init_u32(&shared->announcer_database, InvalidOid);
+        pg_atomic_init_u32(&shared->announcer_procno, 0);
+        pg_atomic_init_u32(&shared->announce_requested, 0);
         for (auto& d : shared->due) {
             pg_atomic_init_u32(&d.database, InvalidOid);
             pg_atomic_init_u64(&d.hint, biased(0));  // the first sweep looks
@@ -149,6 +157,18 @@ bool any_at_end = false;
 // a sweep in it took (given back if it aborts).
 std::uint64_t due_at_commit = kNothingScheduled;
 std::uint64_t taken_hint = kNothingScheduled;
+// This transaction left NOTIFY coord_tasks to the worker: set its latch at commit.
+bool wake_announcer = false;
+
+void wake_announcer_now() noexcept {
+    if (shared == nullptr) return;
+    pg_atomic_write_u32(&shared->announce_requested, 1);
+    pg_memory_barrier();
+    if (pg_atomic_read_u32(&shared->announcer_database) == InvalidOid) return;  // gone: its successor's first sweep looks
+    std::uint32_t procno = pg_atomic_read_u32(&shared->announcer_procno);
+    if (procno < static_cast<std::uint32_t>(ProcGlobal->allProcCount))
+        SetLatch(&GetPGProcByNumber(procno)->procLatch);
+}
 
 void clear_pending() noexcept {
     if (any_at_commit) std::memset(at_commit, 0, sizeof at_commit);
@@ -184,12 +204,15 @@ void claim_xact_callback(XactEvent event, void*) {
             lower_due_hint(due_at_commit);
             due_at_commit = taken_hint = kNothingScheduled;
             wake(true);
+            if (wake_announcer) wake_announcer_now();
+            wake_announcer = false;
             break;
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PARALLEL_ABORT:
             unregister();  // only if an error skipped the destructor
             lower_due_hint(taken_hint);
             due_at_commit = taken_hint = kNothingScheduled;
+            wake_announcer = false;
             wake(false);
             break;
         case XACT_EVENT_PREPARE:
@@ -200,6 +223,8 @@ void claim_xact_callback(XactEvent event, void*) {
             lower_due_hint(due_at_commit);
             lower_due_hint(taken_hint);
             due_at_commit = taken_hint = kNothingScheduled;
+            if (wake_announcer) wake_announcer_now();  // early: the worker looks again at its next sweep
+            wake_announcer = false;
             clear_pending();
             break;
         default:
@@ -275,6 +300,34 @@ Micros take_due_hint() {
 void give_due_hint(Micros earliest) {
     if (earliest == std::numeric_limits<Micros>::max()) return;
     lower_due_hint(biased(earliest));
+}
+
+bool announce_by_worker_at_commit(Micros run_at) {
+    if (shared == nullptr || !OidIsValid(MyDatabaseId) ||
+        pg_atomic_read_u32(&shared->announcer_database) != MyDatabaseId ||
+        due_hint_of_this_database() == nullptr)
+        return false;
+    note_task_due_at(run_at);
+    wake_announcer = true;
+    return true;
+}
+
+void on_announcer_exit(int, Datum) {
+    if (shared != nullptr && pg_atomic_read_u32(&shared->announcer_procno) ==
+                                 static_cast<std::uint32_t>(MyProc->pgprocno))
+        pg_atomic_write_u32(&shared->announcer_database, InvalidOid);
+}
+
+void register_announcer() {
+    if (shared == nullptr || !OidIsValid(MyDatabaseId)) return;
+    pg_call([] { before_shmem_exit(on_announcer_exit, 0); });
+    pg_atomic_write_u32(&shared->announcer_procno, static_cast<std::uint32_t>(MyProc->pgprocno));
+    pg_memory_barrier();
+    pg_atomic_write_u32(&shared->announcer_database, MyDatabaseId);
+}
+
+bool take_announce_request() {
+    return shared != nullptr && pg_atomic_exchange_u32(&shared->announce_requested, 0) != 0;
 }
 
 int claim_waiters() {

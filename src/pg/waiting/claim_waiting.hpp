@@ -68,4 +68,20 @@ void note_task_due_at(Micros run_at);
 Micros take_due_hint();
 void give_due_hint(Micros earliest);
 
+// NOTIFY coord_tasks for enqueues is sent by the background worker, not by
+// the enqueuing transaction (whose commit would otherwise wait for the
+// async queue's global lock behind every other notifying commit). When the
+// worker serves this database (it registered with register_announcer):
+// makes the task due at `run_at` known as note_task_due_at does, sets the
+// worker's latch when the transaction commits, and returns true; the
+// worker's next announce round (announce_due_queues) sends one NOTIFY per
+// queue with due tasks. Without shared memory or the worker in this
+// database: false, and the caller notifies in its transaction.
+bool announce_by_worker_at_commit(Micros run_at);
+// The worker: it announces for its database (until it exits).
+void register_announcer();
+// The worker: whether a commit asked for an announce round since the last
+// call (and clears the request).
+bool take_announce_request();
+
 }  // namespace coord::pg
