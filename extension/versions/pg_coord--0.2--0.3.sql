@@ -606,8 +606,11 @@ COMMENT ON FUNCTION coord.doc_state_vector(text) IS
 -- What a reader with `have` lacks, in position order. A reader that has
 -- nothing reads the log in position order; one that has something (a
 -- snapshot's vector) reads, per client, only the seqs after its own
--- (primary-key ranges), so a join after a snapshot reads what it lacks, not
--- the whole log.
+-- (primary-key ranges: OFFSET 0 keeps the planner from joining the whole
+-- log instead), so a join after a snapshot reads what it lacks, not the
+-- whole log. `have` is read once (jsonb_each_text): a snapshot's vector is
+-- stored compressed, and `have ->> client` per client would decompress it
+-- once per client.
 CREATE FUNCTION coord.doc_updates_after(d text, have jsonb)
 RETURNS TABLE(client text, seq bigint, "position" bigint, payload bytea)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
@@ -623,10 +626,12 @@ BEGIN
         RETURN QUERY
             SELECT u.client::text, u.seq, u.position, u.payload
             FROM coord.doc_clients c
+            LEFT JOIN jsonb_each_text(have) h ON h.key = c.client
             CROSS JOIN LATERAL (
                 SELECT u.client, u.seq, u.position, u.payload FROM coord.doc_updates u
                 WHERE u.doc = d AND u.client = c.client
-                  AND u.seq > COALESCE((have ->> c.client)::bigint, 0) AND u.position IS NOT NULL) u
+                  AND u.seq > COALESCE(h.value::bigint, 0) AND u.position IS NOT NULL
+                OFFSET 0) u
             WHERE c.doc = d
             ORDER BY u.position;
     END IF;
@@ -667,14 +672,19 @@ AS $$
 #variable_conflict use_column
 DECLARE
     d text := coord.doc_require_name(doc, 'doc');
-    snap record;
-    have jsonb := '{}';
+    snap_id bigint;
+    have jsonb;
 BEGIN
-    SELECT s.snapshot, s.state_vector INTO snap FROM coord.doc_snapshots s
+    -- The snapshot itself is not read into a variable (that would detoast
+    -- and copy it here): the row goes to the result as stored, and is read
+    -- once, when it is sent to the client.
+    SELECT s.id, s.state_vector INTO snap_id, have FROM coord.doc_snapshots s
     WHERE s.doc = d ORDER BY s.id DESC LIMIT 1;
     IF FOUND THEN
-        have := snap.state_vector;
-        RETURN QUERY SELECT snap.snapshot, snap.state_vector, NULL::text, NULL::bigint, NULL::bigint, NULL::bytea;
+        RETURN QUERY SELECT s.snapshot, s.state_vector, NULL::text, NULL::bigint, NULL::bigint, NULL::bytea
+                     FROM coord.doc_snapshots s WHERE s.id = snap_id;
+    ELSE
+        have := '{}';
     END IF;
     RETURN QUERY
         SELECT NULL::bytea, NULL::jsonb, u.client, u.seq, u.position, u.payload

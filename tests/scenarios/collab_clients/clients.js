@@ -55,14 +55,22 @@ class Writer {
         this.outbox = [];  // seqs not yet stored
         this.acked = [];   // seqs stored (for resends)
         this.known = {};   // other clients: the highest seq integrated (contiguous)
+        // Each local edit's update as Yjs emits it (what a provider sends:
+        // the edit's items and its own deletions, not the whole delete set).
+        this.doc.on('update', (update, origin) => {
+            if (origin === this) this.local = update;
+        });
     }
 
     edit() {
-        const before = Y.encodeStateVector(this.doc);
         const len = this.text.length;
-        if (len > 20 && random() < 0.2) this.text.delete(pick(len), 1 + pick(3));
-        else this.text.insert(pick(len + 1), `${this.name[7]}${this.seq} `);
-        const payload = Buffer.from(Y.encodeStateAsUpdate(this.doc, before));
+        this.local = null;
+        this.doc.transact(() => {
+            if (len > 20 && random() < 0.2) this.text.delete(pick(len), 1 + pick(3));
+            else this.text.insert(pick(len + 1), `${this.name[7]}${this.seq} `);
+        }, this);
+        if (!this.local) fail(`${this.name}: an edit emitted no update`);
+        const payload = Buffer.from(this.local);
         this.seq += 1;
         const deps = {};
         for (const [c, s] of Object.entries(this.known)) if (s > 0) deps[c] = s;
