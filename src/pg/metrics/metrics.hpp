@@ -102,16 +102,19 @@ inline constexpr const char* kTaskCounterNames[kTaskCounters] = {"enqueued", "co
                                                                  "dead", "cancelled"};
 enum Gauge : int { g_pending, g_later, g_processing, g_complete, g_dead, g_cancelled };
 
+// Every member starts zero/false, also in a plain `Snapshot s;` (a garbage
+// gauges_valid made queue_stats skip its count of the tables without the
+// preload).
 struct QueueSnapshot {
     std::string queue;
-    std::int64_t counters[kTaskCounters];
-    std::int64_t gauges[kTaskGauges];
+    std::int64_t counters[kTaskCounters] = {};
+    std::int64_t gauges[kTaskGauges] = {};
 };
 struct Snapshot {
-    std::int64_t counters[static_cast<int>(Counter::count_)];
-    Micros last_sweep_at;  // 0: none yet
-    Micros last_sweep_duration;
-    bool gauges_valid;     // for this database, extension and tables
+    std::int64_t counters[static_cast<int>(Counter::count_)] = {};
+    Micros last_sweep_at = 0;  // 0: none yet
+    Micros last_sweep_duration = 0;
+    bool gauges_valid = false;  // for this database, extension and tables
     std::vector<QueueSnapshot> queues;  // this database's
 };
 // Inside pg_call (reads the catalog for the validity check).
