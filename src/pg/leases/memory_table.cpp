@@ -24,6 +24,8 @@ extern "C" {
 
 #include <algorithm>
 #include <cstring>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace coord::pg {
@@ -224,17 +226,19 @@ struct LocalPin {
     bool durable;
 };
 std::vector<LocalPin> local_pins;
+// The names of local_pins' durable pins, so that looking one up does not
+// scan the list (a transaction may take 100 000 names: scenario many_names).
+std::unordered_set<std::string> local_durable_keys;
 
-bool same_key(const Located& a, const Located& b) {
-    return a.hash == b.hash && a.key.database == b.key.database &&
-           std::strncmp(a.key.name, b.key.name, kNameSize) == 0;
+std::string durable_key(const Located& l) {
+    std::string k(reinterpret_cast<const char*>(&l.key.database), sizeof(l.key.database));
+    k.append(l.key.name, strnlen(l.key.name, kNameSize));
+    return k;
 }
 
 // This transaction counts in the entry's durable_pins.
 bool has_local_durable_pin(const Located& l) {
-    for (const LocalPin& p : local_pins)
-        if (p.durable && same_key(p.where, l)) return true;
-    return false;
+    return local_durable_keys.count(durable_key(l)) > 0;
 }
 
 // An entry as copied out under the lock.
@@ -323,6 +327,7 @@ void unpin_all() {
         LWLockRelease(partition_lock(p.where.partition));
     }
     local_pins.clear();
+    local_durable_keys.clear();
 }
 
 void mark_memory_waiter(bool waiting) {
@@ -353,6 +358,7 @@ bool add_pin(const Located& l, MemEntry* e, std::uint8_t kind) {
     VirtualTransactionId me = my_vxid();
     if (kind == durable_pin) {
         if (has_local_durable_pin(l)) return true;
+        local_durable_keys.insert(durable_key(l));  // may throw: before any change
         ++e->durable_pins;
         bump(l, e);
         local_pins.push_back(LocalPin{l, me, true});
@@ -367,8 +373,13 @@ bool add_pin(const Located& l, MemEntry* e, std::uint8_t kind) {
 }
 
 // Room for one more local pin, taken before the partition lock (nothing
-// under it may allocate).
-void reserve_local_pin() { local_pins.reserve(local_pins.size() + 1); }
+// under it may allocate). Grows geometrically: reserving exactly one more
+// reallocated the whole list per pin (quadratic in the names one transaction
+// takes; scenario many_names).
+void reserve_local_pin() {
+    if (local_pins.size() == local_pins.capacity())
+        local_pins.reserve(std::max<std::size_t>(16, 2 * local_pins.capacity()));
+}
 
 MemEntry* enter(const Located& l) {
     bool found = false;
