@@ -10,56 +10,12 @@ different server connections; another role on the acquiring connection gets
 leaks nothing. Prints PASS/FAIL lines and '# ...' figures."""
 import argparse
 import multiprocessing
-import random
 import sys
 import time
 
 import psycopg2
 
-TTL = 1.0  # seconds
-
-
-def connect(dsn):
-    c = psycopg2.connect(dsn)
-    c.autocommit = True
-    return c
-
-
-def one(cur, sql, args=()):
-    cur.execute(sql, args)
-    return cur.fetchone()
-
-
-def fenced_client(dsn, c, resources, seconds, seed):
-    """acquire (memory, no waiting: retried) -> read -> sleep 0..1.5 TTL ->
-    fenced write -> release, each call its own transaction."""
-    rnd = random.Random(seed)
-    conn = connect(dsn)
-    cur = conn.cursor()
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        res = "mpool:%d" % rnd.randrange(resources)
-        (tok,) = one(cur, "SELECT coord.acquire(%s, %s, %s::interval, durable => false)",
-                     (res, "c%d" % c, "%f seconds" % TTL))
-        if tok is None:
-            time.sleep(0.005)
-            continue
-        one(cur, "SELECT count(*) FROM mpool_writes WHERE resource = %s", (res,))
-        time.sleep(rnd.uniform(0, 1.5 * TTL))
-        try:
-            cur.execute("BEGIN")
-            cur.execute("SELECT coord.check_fence(%s, %s)", (res, tok))
-            cur.execute("INSERT INTO mpool_writes (resource, token, client) VALUES (%s, %s, %s)",
-                        (res, tok, c))
-            cur.execute("COMMIT")
-        except psycopg2.Error as e:
-            cur.execute("ROLLBACK")
-            if e.pgcode != "PC001":
-                raise
-            cur.execute("INSERT INTO mpool_rejected (resource, token, client) VALUES (%s, %s, %s)",
-                        (res, tok, c))
-            continue
-        one(cur, "SELECT coord.release(%s, %s)", (res, tok))
+from fenced_pool import TTL, Checks, connect, fenced_client, fenced_counts, one
 
 
 def main():
@@ -70,12 +26,7 @@ def main():
     p.add_argument("--resources", type=int, default=4)
     p.add_argument("--seconds", type=float, default=5)
     args = p.parse_args()
-    failures = 0
-
-    def check(ok, what):
-        nonlocal failures
-        print("%s %s" % ("PASS" if ok else "FAIL", what), flush=True)
-        failures += 0 if ok else 1
+    check = Checks()
 
     direct = connect(args.direct)
     dcur = direct.cursor()
@@ -171,7 +122,7 @@ def main():
 
     # 2. The fenced workload with memory leases through the pooler.
     procs = [multiprocessing.Process(target=fenced_client,
-                                     args=(args.bouncer, c, args.resources, args.seconds, 100 + c))
+                                     args=(args.bouncer, c, args.resources, args.seconds, 100 + c, "mpool", False))
              for c in range(args.clients)]
     for pr in procs:
         pr.start()
@@ -179,14 +130,7 @@ def main():
         pr.join()
     bad = [pr.exitcode for pr in procs if pr.exitcode != 0]
     check(not bad, "%d clients with memory leases through pgbouncer ran without errors" % args.clients)
-    dcur.execute("SELECT count(*) FROM mpool_writes WHERE client >= 0")
-    accepted = dcur.fetchone()[0]
-    dcur.execute("SELECT count(*) FROM mpool_rejected")
-    rejected = dcur.fetchone()[0]
-    dcur.execute("""SELECT count(*) FROM (SELECT token < max(token) OVER (PARTITION BY resource ORDER BY id
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS back
-                    FROM mpool_writes WHERE client >= 0) s WHERE back""")
-    back = dcur.fetchone()[0]
+    accepted, rejected, back = fenced_counts(dcur, "mpool")
     print("# memory-lease fenced writes accepted %d, rejected with PC001 %d" % (accepted, rejected))
     check(accepted > 0 and back == 0,
           "no accepted memory-fenced write has a token lower than one accepted before it for that "
@@ -196,8 +140,8 @@ def main():
     check(left == 0, "no memory lease is left held after the workload (%d)" % left)
     dcur.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'")
     check(dcur.fetchone()[0] == 0, "no server connection is left idle in a transaction")
-    print("# checks failed: %d" % failures)
-    return 1 if failures else 0
+    print("# checks failed: %d" % check.failures)
+    return 1 if check.failures else 0
 
 
 if __name__ == "__main__":

@@ -14,50 +14,7 @@ import time
 
 import psycopg2
 
-TTL = 1.0  # seconds
-
-
-def connect(dsn):
-    c = psycopg2.connect(dsn)
-    c.autocommit = True
-    return c
-
-
-def one(cur, sql, args=()):
-    cur.execute(sql, args)
-    return cur.fetchone()
-
-
-def fenced_client(dsn, c, resources, seconds, seed):
-    """acquire(wait_for) -> read -> sleep 0..1.5 TTL -> fenced write -> release,
-    each call its own transaction (or one explicit transaction for the write),
-    so pgbouncer may give every call another server connection."""
-    rnd = random.Random(seed)
-    conn = connect(dsn)
-    cur = conn.cursor()
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        res = "pool:%d" % rnd.randrange(resources)
-        (tok,) = one(cur, "SELECT coord.acquire(%s, %s, %s::interval, wait_for => '1 second')",
-                     (res, "c%d" % c, "%f seconds" % TTL))
-        if tok is None:
-            continue
-        one(cur, "SELECT count(*) FROM pool_writes WHERE resource = %s", (res,))
-        time.sleep(rnd.uniform(0, 1.5 * TTL))
-        try:
-            cur.execute("BEGIN")
-            cur.execute("SELECT coord.check_fence(%s, %s)", (res, tok))
-            cur.execute("INSERT INTO pool_writes (resource, token, client) VALUES (%s, %s, %s)",
-                        (res, tok, c))
-            cur.execute("COMMIT")
-        except psycopg2.Error as e:
-            cur.execute("ROLLBACK")
-            if e.pgcode != "PC001":
-                raise
-            cur.execute("INSERT INTO pool_rejected (resource, token, client) VALUES (%s, %s, %s)",
-                        (res, tok, c))
-            continue
-        one(cur, "SELECT coord.release(%s, %s)", (res, tok))
+from fenced_pool import TTL, Checks, connect, fenced_client, fenced_counts, one
 
 
 def main():
@@ -68,12 +25,7 @@ def main():
     p.add_argument("--resources", type=int, default=4)
     p.add_argument("--seconds", type=float, default=8)
     args = p.parse_args()
-    failures = 0
-
-    def check(ok, what):
-        nonlocal failures
-        print("%s %s" % ("PASS" if ok else "FAIL", what), flush=True)
-        failures += 0 if ok else 1
+    check = Checks()
 
     direct = connect(args.direct)
     dcur = direct.cursor()
@@ -82,7 +34,7 @@ def main():
 
     # 1. The fenced workload through the pooler, two clients SIGKILLed midway.
     procs = [multiprocessing.Process(target=fenced_client,
-                                     args=(args.bouncer, c, args.resources, args.seconds, c))
+                                     args=(args.bouncer, c, args.resources, args.seconds, c, "pool", True))
              for c in range(args.clients)]
     for pr in procs:
         pr.start()
@@ -95,14 +47,7 @@ def main():
     bad = [pr.exitcode for i, pr in enumerate(procs) if i not in killed and pr.exitcode != 0]
     check(not bad, "%d clients through pgbouncer (transaction mode) ran without errors, "
           "2 SIGKILLed" % args.clients)
-    dcur.execute("SELECT count(*) FROM pool_writes")
-    accepted = dcur.fetchone()[0]
-    dcur.execute("SELECT count(*) FROM pool_rejected")
-    rejected = dcur.fetchone()[0]
-    dcur.execute("""SELECT count(*) FROM (SELECT token < max(token) OVER (PARTITION BY resource ORDER BY id
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS back FROM pool_writes) s
-                    WHERE back""")
-    back = dcur.fetchone()[0]
+    accepted, rejected, back = fenced_counts(dcur, "pool")
     print("# fenced writes accepted %d, rejected with PC001 %d (the writer's lease had expired)" % (
         accepted, rejected))
     check(accepted > 0 and back == 0,
@@ -236,8 +181,8 @@ def main():
     time.sleep(1.2)
     dcur.execute("SELECT expired FROM coord.leases WHERE name = 'pool:left'")
     check(dcur.fetchone()[0], "a coord lease of a client that disconnected ends at its ttl")
-    print("# checks failed: %d" % failures)
-    return 1 if failures else 0
+    print("# checks failed: %d" % check.failures)
+    return 1 if check.failures else 0
 
 
 if __name__ == "__main__":
