@@ -77,6 +77,12 @@ ArrayArg array_arg(const Args& args, int i, Oid element_type, const char* param,
     return out;
 }
 
+// A text element of an array_arg (never NULL there), valid while the call runs.
+std::string_view text_element(Datum element) {
+    ::text* t = reinterpret_cast<::text*>(pg_call([&] { return PG_DETOAST_DATUM_PACKED(element); }));
+    return {VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
+}
+
 // A scalar set (RETURNS SETOF bigint) in materialize mode.
 void begin_scalar_set(FunctionCallInfo fcinfo, Oid type) {
     pg_call([&] {
@@ -135,8 +141,7 @@ COORD_FUNCTION(coord_enqueue_many) {
     if (keys.present) require_same_length("dedupe_keys", keys.values.size(), "payloads", payloads.values.size());
     std::vector<std::string> key_texts;
     for (Datum k : keys.values) {
-        ::text* t = reinterpret_cast<::text*>(pg_call([&] { return PG_DETOAST_DATUM_PACKED(k); }));
-        key_texts.emplace_back(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+        key_texts.emplace_back(text_element(k));
         check_dedupe_key(std::string_view(key_texts.back()));
     }
     for (Datum p : payloads.values) {
@@ -210,30 +215,11 @@ namespace {
 
 // The queues argument of the multi-queue claim, checked by the core.
 std::vector<std::string> queues_arg(const Args& args, int i) {
-    std::optional<Datum> array = args.get_datum(i);
+    ArrayArg array = array_arg(args, i, TEXTOID, "queues", false);
     std::vector<std::optional<std::string_view>> names;
-    if (array) {
-        Datum* elems = nullptr;
-        bool* nulls = nullptr;
-        int count = 0;
-        pg_call([&] {
-            ArrayType* a = DatumGetArrayTypeP(*array);
-            if (ARR_NDIM(a) > 1)
-                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                                errmsg("queues must be a one-dimensional array")));
-            deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
-        });
-        names.reserve(static_cast<std::size_t>(count));
-        for (int k = 0; k < count; ++k) {
-            if (nulls[k]) {
-                names.emplace_back(std::nullopt);
-                continue;
-            }
-            ::text* t = reinterpret_cast<::text*>(pg_call([&] { return PG_DETOAST_DATUM_PACKED(elems[k]); }));
-            names.emplace_back(std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
-        }
-    }
-    return require_claim_queues(array.has_value(), names);
+    names.reserve(array.values.size());
+    for (Datum name : array.values) names.emplace_back(text_element(name));
+    return require_claim_queues(array.present, names);
 }
 
 // Waiting re-reads the queues in a fresh snapshot after every wake-up (as
